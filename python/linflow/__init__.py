@@ -1,0 +1,11 @@
+"""linflow: matrix exponentials and the flows of linear ODEs ``x' = A x``.
+
+The exact solution of ``x' = A x`` is ``x(t) = expm(t A) x0``. linflow computes ``expm`` by
+Pade scaling and squaring (Al-Mohy & Higham 2009) in a Rust core, for float32, float64,
+complex64 and complex128, one matrix or a stack ``(..., n, n)`` at a time, as a drop-in for
+:func:`scipy.linalg.expm`.
+"""
+
+from ._core import __version__, expm
+
+__all__ = ["__version__", "expm"]

@@ -1,0 +1,142 @@
+//! The `linflow._core` extension: argument checks, dtype dispatch, the GIL released around the
+//! computation, and the mapping of core errors to Python exceptions. No algorithm lives here.
+
+use linflow::Scalar;
+use ndarray::{ArrayViewD, Ix2, IxDyn, Order};
+use num_complex::Complex;
+use numpy::{
+    Element, IntoPyArray, PyArrayDescrMethods, PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods,
+};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyType;
+
+/// The four element types the core computes with.
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Float32,
+    Float64,
+    Complex64,
+    Complex128,
+}
+
+/// `numpy.linalg.LinAlgError(msg)`.
+fn linalg_error(py: Python<'_>, msg: String) -> PyErr {
+    match py.import("numpy.linalg").and_then(|m| m.getattr("LinAlgError")) {
+        Ok(ty) => match ty.cast_into::<PyType>() {
+            Ok(ty) => PyErr::from_type(ty, msg),
+            Err(e) => e.into(),
+        },
+        Err(e) => e,
+    }
+}
+
+/// The one place where core errors become Python exceptions.
+fn to_pyerr(py: Python<'_>, err: linflow::Error) -> PyErr {
+    use linflow::Error as E;
+    match err {
+        E::NotSquare { .. } => linalg_error(py, err.to_string()),
+        E::ShapeMismatch { .. } | E::NonFinite => PyValueError::new_err(err.to_string()),
+        E::Singular => linalg_error(py, err.to_string()),
+        _ => PyRuntimeError::new_err(err.to_string()),
+    }
+}
+
+/// Converts `obj` to an array of one of the four computed dtypes by scipy's rules: float32,
+/// float64, complex64 and complex128 stay, float16 becomes float32, bool and integers become
+/// float64; anything else is a `TypeError`.
+fn inexact_array<'py>(obj: &Bound<'py, PyAny>) -> PyResult<(Bound<'py, PyUntypedArray>, Kind)> {
+    let py = obj.py();
+    let arr = match obj.cast::<PyUntypedArray>() {
+        Ok(a) => a.clone(),
+        Err(_) => py.import("numpy")?.call_method1("asarray", (obj,))?.cast_into::<PyUntypedArray>()?,
+    };
+    let dtype = arr.dtype();
+    let (kind, size) = (dtype.kind(), dtype.itemsize());
+    let target = match (kind, size) {
+        (b'f', 4) => Ok(Kind::Float32),
+        (b'f', 8) => Ok(Kind::Float64),
+        (b'c', 8) => Ok(Kind::Complex64),
+        (b'c', 16) => Ok(Kind::Complex128),
+        (b'f', 2) => Err(("float32", Kind::Float32)),
+        (b'b' | b'i' | b'u', _) => Err(("float64", Kind::Float64)),
+        _ => {
+            return Err(PyTypeError::new_err(format!(
+                "unsupported dtype {}: expected a real or complex floating-point, integer or bool array",
+                dtype.str()?
+            )));
+        }
+    };
+    match target {
+        // Native byte order is what the typed view below requires; anything else is converted once.
+        Ok(k) if dtype.is_native_byteorder().unwrap_or(true) => Ok((arr, k)),
+        Ok(k) => Ok((arr.call_method1("astype", (dtype.call_method1("newbyteorder", ("=",))?,))?.cast_into()?, k)),
+        Err((name, k)) => Ok((arr.call_method1("astype", (name,))?.cast_into()?, k)),
+    }
+}
+
+/// `expm` for one element type: `arr` has shape `(..., n, n)` (or is a scalar, `shape` then
+/// being `[1, 1]`).
+fn expm_typed<'py, T: Scalar + Element>(
+    arr: &Bound<'py, PyUntypedArray>,
+    shape: Vec<usize>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = arr.py();
+    let typed = arr.cast::<PyArrayDyn<T>>()?;
+    let guard = typed.try_readonly().map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let view: ArrayViewD<T> = guard.as_array();
+    let ndim = shape.len();
+    let n = shape[ndim - 1];
+    let batch: usize = shape[..ndim - 2].iter().product();
+    if batch * n == 0 {
+        return Ok(ndarray::ArrayD::<T>::zeros(IxDyn(&shape)).into_pyarray(py).into_any());
+    }
+    if ndim == 2 {
+        let view2 = view
+            .to_shape(((n, n), Order::RowMajor))
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let view2 = view2.view().into_dimensionality::<Ix2>().expect("2-D");
+        let out = py.detach(|| linflow::expm(view2)).map_err(|e| to_pyerr(py, e))?;
+        return Ok(out.into_pyarray(py).into_any());
+    }
+    // Leading dimensions merge into one batch axis without a copy whenever the strides allow.
+    let stacked = view
+        .to_shape(((batch, n, n), Order::RowMajor))
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let out = py.detach(|| linflow::expm_batch(stacked.view())).map_err(|e| to_pyerr(py, e))?;
+    let out = out
+        .into_shape_with_order(IxDyn(&shape))
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    Ok(out.into_pyarray(py).into_any())
+}
+
+/// Matrix exponential of `a` with shape `(..., n, n)`; see `linflow.expm`.
+#[pyfunction]
+fn expm<'py>(a: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    let py = a.py();
+    let (arr, kind) = inexact_array(a)?;
+    let mut shape = arr.shape().to_vec();
+    if shape.len() < 2 {
+        if arr.len() != 1 {
+            return Err(linalg_error(py, format!("expected an array of at least 2 dimensions, got {}", shape.len())));
+        }
+        shape = vec![1, 1];
+    }
+    let (rows, cols) = (shape[shape.len() - 2], shape[shape.len() - 1]);
+    if rows != cols {
+        return Err(linalg_error(py, format!("last 2 dimensions of the array must be square, got {rows}x{cols}")));
+    }
+    match kind {
+        Kind::Float32 => expm_typed::<f32>(&arr, shape),
+        Kind::Float64 => expm_typed::<f64>(&arr, shape),
+        Kind::Complex64 => expm_typed::<Complex<f32>>(&arr, shape),
+        Kind::Complex128 => expm_typed::<Complex<f64>>(&arr, shape),
+    }
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_function(wrap_pyfunction!(expm, m)?)?;
+    Ok(())
+}

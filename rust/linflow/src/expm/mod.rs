@@ -1,0 +1,483 @@
+//! The matrix exponential by Pade scaling and squaring (Al-Mohy & Higham 2009).
+//!
+//! `exp(A) = (r_m(2^-s A))^(2^s)`, where `r_m = p_m(x) / p_m(-x)` is the `[m/m]` Pade approximant.
+//! The order `m` and the number of squarings `s` are chosen from `||A^k||^(1/k)` so that the
+//! backward error of `r_m` is below the unit roundoff, then corrected by `ell` for non-normal `A`
+//! (see [`pade`]). Diagonal input is exact and triangular input recomputes its diagonal and first
+//! superdiagonal at each squaring (see [`structure`]).
+
+mod pade;
+mod structure;
+
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut2, ArrayViewMut3, Axis, Zip};
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::scalar::{RealScalar, Scalar};
+use pade::{ell, pade_coefficients, scaled_order, squarings_for, theta};
+use structure::{Structure, fix_triangular};
+
+/// The matrix exponential `exp(A) = sum_k A^k / k!` of a square matrix.
+///
+/// Computed by Pade scaling and squaring (Al-Mohy & Higham 2009) to working precision: relative
+/// error of order `u * cond(exp, A)` with `u` the unit roundoff of `S` (`f32` and `Complex<f32>`
+/// compute in single precision with single-precision thresholds). Diagonal input gives
+/// `exp` of the diagonal exactly; triangular input keeps its diagonal and superdiagonal exact.
+///
+/// # Errors
+///
+/// [`Error::NotSquare`] if `a` is not square, [`Error::NonFinite`] if it holds NaN or infinity.
+///
+/// # Example
+///
+/// ```
+/// use linflow::expm;
+/// use ndarray::array;
+///
+/// // The rotation generator: exp(t [[0, -1], [1, 0]]) = [[cos t, -sin t], [sin t, cos t]].
+/// let t = 0.5_f64;
+/// let r = expm(array![[0.0, -t], [t, 0.0]].view())?;
+/// assert!((r[[0, 0]] - t.cos()).abs() < 1e-15);
+/// assert!((r[[1, 0]] - t.sin()).abs() < 1e-15);
+/// # Ok::<(), linflow::Error>(())
+/// ```
+pub fn expm<S: Scalar>(a: ArrayView2<S>) -> Result<Array2<S>> {
+    let mut out = Array2::zeros(a.raw_dim());
+    Expm::new().compute_into(a, out.view_mut())?;
+    Ok(out)
+}
+
+/// [`expm`] into a caller's buffer with a reusable workspace: `out = exp(a)`.
+///
+/// # Errors
+///
+/// As [`expm`], and [`Error::ShapeMismatch`] when `out` is not the shape of `a`.
+///
+/// # Example
+///
+/// ```
+/// use linflow::{expm_into, Expm};
+/// use ndarray::{array, Array2};
+///
+/// let mut work = Expm::new();
+/// let mut out = Array2::zeros((2, 2));
+/// for t in [0.1_f64, 0.2, 0.3] {
+///     expm_into(array![[-t, 0.0], [0.0, -2.0 * t]].view(), out.view_mut(), &mut work)?;
+///     assert!((out[[1, 1]] - (-2.0 * t).exp()).abs() < 1e-16);
+/// }
+/// # Ok::<(), linflow::Error>(())
+/// ```
+pub fn expm_into<S: Scalar>(a: ArrayView2<S>, out: ArrayViewMut2<S>, work: &mut Expm<S>) -> Result<()> {
+    work.compute_into(a, out)
+}
+
+/// `exp` of every matrix in a stack `(batch, n, n)`, in parallel over the batch (rayon), one
+/// workspace per worker thread.
+///
+/// # Errors
+///
+/// As [`expm`] for any matrix of the stack (the first error found is returned).
+///
+/// # Example
+///
+/// ```
+/// use linflow::expm_batch;
+/// use ndarray::Array3;
+///
+/// // exp(t_k I) = e^(t_k) I for a stack of scaled identities.
+/// let a = Array3::from_shape_fn((4, 3, 3), |(k, i, j)| if i == j { k as f64 } else { 0.0 });
+/// let e = expm_batch(a.view())?;
+/// assert!((e[[3, 2, 2]] - 3f64.exp()).abs() < 1e-14);
+/// # Ok::<(), linflow::Error>(())
+/// ```
+pub fn expm_batch<S: Scalar>(a: ArrayView3<S>) -> Result<Array3<S>> {
+    let mut out = Array3::zeros(a.raw_dim());
+    expm_batch_into(a, out.view_mut())?;
+    Ok(out)
+}
+
+/// [`expm_batch`] into a caller's buffer of the same shape.
+///
+/// # Errors
+///
+/// As [`expm_batch`], and [`Error::ShapeMismatch`] when `out` is not the shape of `a`.
+///
+/// # Example
+///
+/// ```
+/// use linflow::expm_batch_into;
+/// use ndarray::Array3;
+///
+/// let a = Array3::<f32>::zeros((2, 2, 2));
+/// let mut out = Array3::zeros((2, 2, 2));
+/// expm_batch_into(a.view(), out.view_mut())?;
+/// assert_eq!(out[[1, 0, 0]], 1.0);
+/// # Ok::<(), linflow::Error>(())
+/// ```
+pub fn expm_batch_into<S: Scalar>(a: ArrayView3<S>, mut out: ArrayViewMut3<S>) -> Result<()> {
+    if a.shape() != out.shape() {
+        return Err(Error::ShapeMismatch { expected: a.shape().to_vec(), found: out.shape().to_vec() });
+    }
+    let (batch, rows, cols) = a.dim();
+    if rows != cols {
+        return Err(Error::NotSquare { rows, cols });
+    }
+    // Below about this much arithmetic a thread hand-off costs more than it saves.
+    let serial = batch < 2 || batch * rows * rows * rows < 4096;
+    if serial {
+        let mut work = Expm::new();
+        for (x, o) in a.outer_iter().zip(out.outer_iter_mut()) {
+            work.compute_into(x, o)?;
+        }
+        return Ok(());
+    }
+    out.axis_iter_mut(Axis(0))
+        .into_par_iter()
+        .zip(a.axis_iter(Axis(0)).into_par_iter())
+        .try_for_each_init(Expm::new, |work, (o, x)| work.compute_into(x, o))
+}
+
+/// A reusable workspace for [`expm_into`]: the powers of `A`, the Pade numerator and denominator
+/// and the LU factors, kept between calls so that repeated calls of one size allocate nothing.
+#[derive(Debug, Clone)]
+pub struct Expm<S: Scalar> {
+    n: usize,
+    /// The (scaled) input, then reused.
+    a: Array2<S>,
+    /// `A^2, A^4, A^6, A^8` of the current `A`.
+    powers: [Array2<S>; 4],
+    /// Which entries of `powers` hold the current powers.
+    have: [bool; 4],
+    u: Array2<S>,
+    v: Array2<S>,
+    tmp: Array2<S>,
+    ipiv: Vec<i32>,
+    /// Diagonal and superdiagonal of a triangular input, unscaled.
+    diag: Vec<S>,
+    sup: Vec<S>,
+    /// Row vectors for `|| |A|^p ||_1` in `ell`.
+    row: Vec<f64>,
+    row_next: Vec<f64>,
+}
+
+impl<S: Scalar> Default for Expm<S> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The order and scaling chosen for one matrix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Plan {
+    m: usize,
+    s: u32,
+}
+
+impl<S: Scalar> Expm<S> {
+    /// An empty workspace; it grows to the size of the first matrix it sees.
+    pub fn new() -> Self {
+        let e = || Array2::zeros((0, 0));
+        Self {
+            n: 0,
+            a: e(),
+            powers: [e(), e(), e(), e()],
+            have: [false; 4],
+            u: e(),
+            v: e(),
+            tmp: e(),
+            ipiv: Vec::new(),
+            diag: Vec::new(),
+            sup: Vec::new(),
+            row: Vec::new(),
+            row_next: Vec::new(),
+        }
+    }
+
+    fn resize(&mut self, n: usize) {
+        if self.n == n {
+            return;
+        }
+        self.n = n;
+        for m in [&mut self.a, &mut self.u, &mut self.v, &mut self.tmp] {
+            *m = Array2::zeros((n, n));
+        }
+        for p in &mut self.powers {
+            *p = Array2::zeros((n, n));
+        }
+        self.ipiv = vec![0; n];
+        self.row = vec![0.0; n];
+        self.row_next = vec![0.0; n];
+    }
+
+    /// `out = exp(a)`; see [`expm_into`].
+    ///
+    /// # Errors
+    ///
+    /// As [`expm_into`].
+    pub fn compute_into(&mut self, a: ArrayView2<S>, mut out: ArrayViewMut2<S>) -> Result<()> {
+        let (rows, cols) = a.dim();
+        if rows != cols {
+            return Err(Error::NotSquare { rows, cols });
+        }
+        if out.dim() != (rows, cols) {
+            return Err(Error::ShapeMismatch { expected: vec![rows, cols], found: out.shape().to_vec() });
+        }
+        if !a.iter().all(|x| x.is_finite()) {
+            return Err(Error::NonFinite);
+        }
+        let n = rows;
+        if n == 0 {
+            return Ok(());
+        }
+        let structure = Structure::of(a);
+        if structure == Structure::Diagonal {
+            out.fill(S::zero());
+            for i in 0..n {
+                out[[i, i]] = a[[i, i]].exp();
+            }
+            return Ok(());
+        }
+        self.resize(n);
+        // A lower triangular matrix is handled as the transpose of an upper one.
+        match structure {
+            Structure::Lower => self.a.assign(&a.t()),
+            _ => self.a.assign(&a),
+        }
+        let triangular = matches!(structure, Structure::Upper | Structure::Lower);
+        if triangular {
+            self.diag.clear();
+            self.diag.extend((0..n).map(|i| self.a[[i, i]]));
+            self.sup.clear();
+            self.sup.extend((0..n - 1).map(|i| self.a[[i, i + 1]]));
+        }
+
+        let plan = self.plan();
+        self.evaluate_pade(plan)?;
+        // The result r_m(2^-s A) is in self.u; square it s times.
+        if triangular {
+            fix_triangular(self.u.view_mut(), &self.diag, &self.sup, pow2_neg(plan.s));
+        }
+        for k in (0..plan.s).rev() {
+            general_mat_mul(S::one(), &self.u, &self.u, S::zero(), &mut self.tmp);
+            std::mem::swap(&mut self.u, &mut self.tmp);
+            if triangular {
+                fix_triangular(self.u.view_mut(), &self.diag, &self.sup, pow2_neg(k));
+            }
+        }
+        match structure {
+            Structure::Lower => out.assign(&self.u.t()),
+            _ => out.assign(&self.u),
+        }
+        Ok(())
+    }
+
+    /// Computes `A^2, A^4, A^6` (and `A^8` when it is needed) of `self.a`.
+    fn compute_even_powers(&mut self) {
+        let [a2, a4, a6, _] = &mut self.powers;
+        general_mat_mul(S::one(), &self.a, &self.a, S::zero(), a2);
+        general_mat_mul(S::one(), a2, a2, S::zero(), a4);
+        general_mat_mul(S::one(), a4, a2, S::zero(), a6);
+        self.have = [true, true, true, false];
+    }
+
+    fn ensure_a8(&mut self) {
+        if !self.have[3] {
+            let [_, a4, _, a8] = &mut self.powers;
+            general_mat_mul(S::one(), a4, a4, S::zero(), a8);
+            self.have[3] = true;
+        }
+    }
+
+    /// Multiplies `self.a` by `2^-s` and its stored powers accordingly.
+    fn scale_down(&mut self, s: u32) {
+        if s == 0 {
+            return;
+        }
+        let f = pow2_neg::<S::Real>(s);
+        self.a.mapv_inplace(|x| x.scale(f));
+        for (k, p) in self.powers.iter_mut().enumerate() {
+            if self.have[k] {
+                // A^(2k+2) scales by 2^(-s (2k+2)).
+                let fk = pow2_neg::<S::Real>(s.saturating_mul(2 * k as u32 + 2));
+                p.mapv_inplace(|x| x.scale(fk));
+            }
+        }
+    }
+
+    /// Al-Mohy & Higham 2009, Algorithm 3.1, steps 1-19: the order `m` and scaling `s`, leaving
+    /// `self.a` and its powers scaled by `2^-s`.
+    fn plan(&mut self) -> Plan {
+        let precision = S::PRECISION;
+        let norm_a = norm1(self.a.view());
+        self.compute_even_powers();
+        let root = |x: f64, k: i32| x.powf(1.0 / f64::from(k));
+        let d4 = root(norm1(self.powers[1].view()), 4);
+        let d6 = root(norm1(self.powers[2].view()), 6);
+        if d4.is_finite() && d6.is_finite() {
+            // Unscaled orders, cheapest first (steps 1-10).
+            let eta1 = d4.max(d6);
+            for m in [3, 5] {
+                if eta1 <= theta(precision, m) && self.ell(m, 1.0) == 0 {
+                    return Plan { m, s: 0 };
+                }
+            }
+            self.ensure_a8();
+            let d8 = root(norm1(self.powers[3].view()), 8);
+            let eta3 = d6.max(d8);
+            let unscaled: &[usize] = match precision {
+                crate::Precision::Double => &[7, 9],
+                crate::Precision::Single => &[7],
+            };
+            for &m in unscaled {
+                if eta3 <= theta(precision, m) && self.ell(m, 1.0) == 0 {
+                    return Plan { m, s: 0 };
+                }
+            }
+            let m = scaled_order(precision);
+            let eta = if m == 13 {
+                // Steps 11-13: ||A^10||^(1/10) through A^4 A^6.
+                general_mat_mul(S::one(), &self.powers[1], &self.powers[2], S::zero(), &mut self.tmp);
+                let d10 = root(norm1(self.tmp.view()), 10);
+                eta3.min(d8.max(d10))
+            } else {
+                // Single precision scales towards m = 7, whose test quantity is eta3.
+                eta3
+            };
+            if eta.is_finite() {
+                let th = theta(precision, m);
+                let mut s = squarings_for(eta, th);
+                // Steps 18-19: the backward-error correction for the scaled matrix, capped by the
+                // scaling that ||2^-s A||_1 <= theta_m alone would choose (always sufficient).
+                let f = pow2_neg::<f64>(s);
+                s = s.saturating_add(self.ell(m, f)).min(squarings_for(norm_a, th).max(s));
+                self.scale_down(s);
+                return Plan { m, s };
+            }
+        }
+        // Powers overflowed: scale by the 1-norm alone and recompute the powers of 2^-s A.
+        let m = scaled_order(precision);
+        let s = squarings_for(norm_a, theta(precision, m));
+        self.have = [false; 4];
+        self.scale_down(s);
+        self.compute_even_powers();
+        Plan { m, s }
+    }
+
+    /// `ell(f A, m)` for the current `self.a` (Al-Mohy & Higham 2009, Algorithm 3.1): the 1-norm
+    /// of the non-negative matrix `|f A|^(2m+1)` is the largest entry of `1^T |f A|^(2m+1)`,
+    /// computed exactly with `2m + 1` vector-matrix products.
+    fn ell(&mut self, m: usize, f: f64) -> u32 {
+        let n = self.n;
+        self.row.iter_mut().for_each(|r| *r = 1.0);
+        for _ in 0..(2 * m + 1) {
+            for j in 0..n {
+                let mut acc = 0.0;
+                for i in 0..n {
+                    acc += self.row[i] * self.a[[i, j]].modulus().to_f64();
+                }
+                self.row_next[j] = acc * f;
+            }
+            std::mem::swap(&mut self.row, &mut self.row_next);
+        }
+        let abs_power_norm = self.row.iter().cloned().fold(0.0, f64::max);
+        let norm = norm1(self.a.view()) * f;
+        ell(m, abs_power_norm, norm, S::Real::UNIT_ROUNDOFF.to_f64())
+    }
+
+    /// `r_m(A) = q_m(A)^-1 p_m(A)` of the (scaled) `self.a`, left in `self.u`.
+    fn evaluate_pade(&mut self, plan: Plan) -> Result<()> {
+        let m = plan.m;
+        if m == 9 {
+            self.ensure_a8();
+        }
+        let b = pade_coefficients(m);
+        let n = self.n;
+        let c = |k: usize| S::from_f64(b[k]);
+        let [a2, a4, a6, a8] = &self.powers;
+        let eye = |k: usize, x: &mut Array2<S>| {
+            for i in 0..n {
+                x[[i, i]] += c(k);
+            }
+        };
+        if m == 13 {
+            // U = A [A6 (b13 A6 + b11 A4 + b9 A2) + b7 A6 + b5 A4 + b3 A2 + b1 I]
+            // V =    A6 (b12 A6 + b10 A4 + b8 A2) + b6 A6 + b4 A4 + b2 A2 + b0 I
+            Zip::from(&mut self.tmp).and(a6).and(a4).and(a2).for_each(|t, &x6, &x4, &x2| {
+                *t = c(13) * x6 + c(11) * x4 + c(9) * x2;
+            });
+            Zip::from(&mut self.v).and(a6).and(a4).and(a2).for_each(|t, &x6, &x4, &x2| {
+                *t = c(7) * x6 + c(5) * x4 + c(3) * x2;
+            });
+            eye(1, &mut self.v);
+            general_mat_mul(S::one(), a6, &self.tmp, S::one(), &mut self.v);
+            general_mat_mul(S::one(), &self.a, &self.v, S::zero(), &mut self.u);
+            Zip::from(&mut self.tmp).and(a6).and(a4).and(a2).for_each(|t, &x6, &x4, &x2| {
+                *t = c(12) * x6 + c(10) * x4 + c(8) * x2;
+            });
+            Zip::from(&mut self.v).and(a6).and(a4).and(a2).for_each(|t, &x6, &x4, &x2| {
+                *t = c(6) * x6 + c(4) * x4 + c(2) * x2;
+            });
+            eye(0, &mut self.v);
+            general_mat_mul(S::one(), a6, &self.tmp, S::one(), &mut self.v);
+        } else {
+            // U = A sum_{j odd} b_j A^(j-1),  V = sum_{j even} b_j A^j, with A^0 = I.
+            let pw = [a2, a4, a6, a8];
+            let terms = m / 2; // number of powers A^2 .. A^(m-1)
+            self.tmp.fill(S::zero());
+            self.v.fill(S::zero());
+            for (k, p) in pw.iter().enumerate().take(terms) {
+                let (odd, even) = (c(2 * k + 3), c(2 * k + 2));
+                Zip::from(&mut self.tmp).and(&mut self.v).and(*p).for_each(|t, v, &x| {
+                    *t += odd * x;
+                    *v += even * x;
+                });
+            }
+            eye(1, &mut self.tmp);
+            eye(0, &mut self.v);
+            general_mat_mul(S::one(), &self.a, &self.tmp, S::zero(), &mut self.u);
+        }
+        // P = V + U in u, Q = V - U in v; then solve Q R = P.
+        Zip::from(&mut self.u).and(&mut self.v).for_each(|u, v| {
+            let (p, q) = (*v + *u, *v - *u);
+            *u = p;
+            *v = q;
+        });
+        self.solve_in_place()
+    }
+
+    /// Replaces `self.u` (= P) by `Q^-1 P` with `Q` in `self.v` (destroyed), by LAPACK LU.
+    ///
+    /// Both buffers are row-major, which LAPACK reads as `Q^T` and `P^T`; solving `Q^T Y = P^T`
+    /// gives `Y = (P Q^-1)^T`, read back row-major as `P Q^-1 = Q^-1 P` (P and Q are polynomials
+    /// in the same matrix, so they commute).
+    fn solve_in_place(&mut self) -> Result<()> {
+        let n = self.n;
+        let q = self.v.as_slice_mut().expect("workspace arrays are contiguous");
+        let info = S::getrf(n, q, &mut self.ipiv);
+        if info > 0 {
+            return Err(Error::Singular);
+        } else if info < 0 {
+            return Err(Error::Lapack { routine: "getrf", argument: -info });
+        }
+        let p = self.u.as_slice_mut().expect("workspace arrays are contiguous");
+        let info = S::getrs(n, n, self.v.as_slice().expect("contiguous"), &self.ipiv, p);
+        if info < 0 {
+            return Err(Error::Lapack { routine: "getrs", argument: -info });
+        }
+        Ok(())
+    }
+}
+
+/// `2^-k`, exact down to the smallest subnormal (then 0): `0.5^k` never overflows on the way.
+fn pow2_neg<R: RealScalar>(k: u32) -> R {
+    R::from_f64(0.5f64.powi(k.min(i32::MAX as u32) as i32))
+}
+
+/// The matrix 1-norm `max_j sum_i |a_ij|`, in `f64`.
+pub(crate) fn norm1<S: Scalar>(a: ArrayView2<S>) -> f64 {
+    a.columns()
+        .into_iter()
+        .map(|col| col.iter().map(|x| x.modulus().to_f64()).sum::<f64>())
+        .fold(0.0, f64::max)
+}

@@ -1,0 +1,158 @@
+//! Pade approximants to `exp` and the choice of order `m` and scaling `s`
+//! (Al-Mohy & Higham 2009, Algorithm 3.1, with the backward-error correction `ell` of their
+//! Section 5).
+//!
+//! The thresholds `theta_m` are the largest `theta` with `sum_k |c_k| theta^(k-1) <= u`, where
+//! `log(exp(-x) r_m(x)) = sum_{k >= 2m+1} c_k x^k` is the backward-error series of the `[m/m]`
+//! approximant `r_m` and `u` the unit roundoff. `benches/pade_thresholds.py` recomputes every value
+//! below with mpmath; its double-precision results reproduce Al-Mohy & Higham 2009, Table 3.1.
+
+use crate::scalar::Precision;
+
+/// Orders of the Pade approximants the algorithm chooses from.
+pub(crate) const ORDERS: [usize; 5] = [3, 5, 7, 9, 13];
+
+/// `theta_m` for `u = 2^-53` (Al-Mohy & Higham 2009, Table 3.1; `benches/pade_thresholds.py`).
+const THETA_DOUBLE: [f64; 5] = [
+    1.495585217958292e-2,
+    2.539398330063232e-1,
+    9.504178996162932e-1,
+    2.097847961257068e0,
+    5.371920351148152e0,
+];
+
+/// `theta_m` for `u = 2^-24` (Higham 2005, Table 2.1 lists the same single-precision values to
+/// the digits it prints; recomputed at 80 digits by `benches/pade_thresholds.py`).
+const THETA_SINGLE: [f64; 5] = [
+    4.258730034897931e-1,
+    1.880152698533769e0,
+    3.925724846433284e0,
+    6.249156334514102e0,
+    1.124873763647540e1,
+];
+
+/// The Pade thresholds of a precision, indexed like [`ORDERS`].
+pub(crate) fn thetas(precision: Precision) -> &'static [f64; 5] {
+    match precision {
+        Precision::Double => &THETA_DOUBLE,
+        Precision::Single => &THETA_SINGLE,
+    }
+}
+
+/// The order used together with scaling: the one that needs the fewest matrix products per unit
+/// of `log2 ||A||`, i.e. that maximises `log2(theta_m) - (products of r_m)`. With the costs
+/// 2, 3, 4, 5, 6 products for m = 3, 5, 7, 9, 13 that is m = 13 in double precision
+/// (Al-Mohy & Higham 2009, Section 3) and m = 7 in single precision (Higham 2005, Section 4).
+pub(crate) fn scaled_order(precision: Precision) -> usize {
+    match precision {
+        Precision::Double => 13,
+        Precision::Single => 7,
+    }
+}
+
+/// The threshold `theta_m` of order `m`.
+pub(crate) fn theta(precision: Precision, m: usize) -> f64 {
+    let i = ORDERS.iter().position(|&o| o == m).expect("m is one of ORDERS");
+    thetas(precision)[i]
+}
+
+/// Coefficients `b_0..b_m` of the numerator `p_m(x) = sum_j b_j x^j` of the `[m/m]` Pade
+/// approximant to `exp` (the denominator is `p_m(-x)`), scaled so that `b_m = 1`:
+/// `b_j = (2m-j)! / ((m-j)! j!) = C(2m-j, m) m! / j!`, an integer computed exactly and then
+/// rounded once to `f64`. Entries past `m` are zero.
+pub(crate) const fn pade_coefficients(m: usize) -> [f64; 14] {
+    let mut b = [0.0; 14];
+    let mut j = 0;
+    while j <= m {
+        // C(2m - j, m) by the multiplicative formula, exact at every step.
+        let mut binom: u128 = 1;
+        let mut i: u128 = 1;
+        while i <= m as u128 {
+            binom = binom * ((2 * m - j - m) as u128 + i) / i;
+            i += 1;
+        }
+        // m! / j!
+        let mut ratio: u128 = 1;
+        let mut k = j + 1;
+        while k <= m {
+            ratio *= k as u128;
+            k += 1;
+        }
+        b[j] = (binom * ratio) as f64;
+        j += 1;
+    }
+    b
+}
+
+/// Leading coefficient `|c_{2m+1}| = (m!)^2 / ((2m)! (2m+1)!)` of the backward-error series of
+/// `r_m` (Al-Mohy & Higham 2009, eq. (5.1) and the `ell` function of Algorithm 3.1).
+pub(crate) fn leading_error_coefficient(m: usize) -> f64 {
+    // Factorials up to 27! are below 1e29: no overflow in f64, a few ulps of rounding.
+    let factorial = |k: usize| (1..=k).map(|i| i as f64).product::<f64>();
+    factorial(m) * factorial(m) / (factorial(2 * m) * factorial(2 * m + 1))
+}
+
+/// The backward-error correction `ell(A, m) = max(0, ceil(log2(alpha / u) / (2m)))` with
+/// `alpha = |c_{2m+1}| || |A|^{2m+1} ||_1 / ||A||_1` (Al-Mohy & Higham 2009, Algorithm 3.1,
+/// line 18 and Section 5): extra squarings needed because the bound through `||A^k||^(1/k)` is
+/// too optimistic for this `A`. `abs_power_norm` is `|| |A|^{2m+1} ||_1` and `norm` is `||A||_1`.
+pub(crate) fn ell(m: usize, abs_power_norm: f64, norm: f64, unit_roundoff: f64) -> u32 {
+    if norm == 0.0 || abs_power_norm == 0.0 {
+        return 0;
+    }
+    let alpha = leading_error_coefficient(m) * abs_power_norm / norm;
+    let value = ((alpha / unit_roundoff).log2() / (2 * m) as f64).ceil();
+    if value.is_nan() || value <= 0.0 {
+        0
+    } else if value >= u32::MAX as f64 {
+        u32::MAX
+    } else {
+        value as u32
+    }
+}
+
+/// `max(0, ceil(log2(eta / theta)))` as a squaring count, saturating for huge or infinite `eta`.
+pub(crate) fn squarings_for(eta: f64, theta: f64) -> u32 {
+    let s = (eta / theta).log2().ceil();
+    if s.is_nan() || s <= 0.0 {
+        0
+    } else if s >= 4096.0 {
+        4096
+    } else {
+        s as u32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pade_coefficients_are_the_classical_integers() {
+        assert_eq!(&pade_coefficients(3)[..4], &[120.0, 60.0, 12.0, 1.0]);
+        assert_eq!(&pade_coefficients(5)[..6], &[30240.0, 15120.0, 3360.0, 420.0, 30.0, 1.0]);
+        let b13 = pade_coefficients(13);
+        // (26)!/(13)! and the next coefficients, as integers (Higham 2005, eq. (2.3) scaled).
+        assert_eq!(b13[0], 64764752532480000.0);
+        assert_eq!(b13[1], 32382376266240000.0);
+        assert_eq!(b13[2], 7771770303897600.0);
+        assert_eq!(b13[12], 182.0);
+        assert_eq!(b13[13], 1.0);
+    }
+
+    #[test]
+    fn leading_coefficients_match_the_closed_form() {
+        // 1/c_{2m+1} from benches/pade_thresholds.py
+        let inv = [
+            (3, 100800.0),
+            (5, 10059033600.0),
+            (7, 4487938430976000.0),
+            (9, 5914384781877411840000.0),
+            (13, 1.132507756060211134832837e35),
+        ];
+        for (m, v) in inv {
+            let c = leading_error_coefficient(m);
+            assert!((c * v - 1.0).abs() < 1e-13, "m={m}: {}", c * v);
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! # linflow
+//!
+//! Matrix exponentials and the flows of linear ODEs `x' = A x`, whose exact solution is
+//! `x(t) = exp(tA) x0`.
+//!
+//! - [`expm`]: `exp(A)` of a square matrix by Pade scaling and squaring (Al-Mohy & Higham 2009),
+//!   for `f32`, `f64`, `Complex<f32>` and `Complex<f64>`, accurate to working precision;
+//!   [`expm_into`] with a reusable [`Expm`] workspace; [`expm_batch`] over a stack of matrices on
+//!   all cores.
+//!
+//! ```
+//! use linflow::expm;
+//! use ndarray::array;
+//!
+//! // x' = A x with A = diag(-1, -2): x(t) = (e^-t x1, e^-2t x2).
+//! let a = array![[-1.0_f64, 0.0], [0.0, -2.0]];
+//! let b = expm((&a * 0.5).view())?;
+//! let x = b.dot(&array![1.0, 1.0]);
+//! assert!((x[0] - (-0.5_f64).exp()).abs() < 1e-16);
+//! assert!((x[1] - (-1.0_f64).exp()).abs() < 1e-16);
+//! # Ok::<(), linflow::Error>(())
+//! ```
+//!
+//! Errors are values ([`Error`]); no user input makes the crate panic.
+
+// LAPACK and BLAS come from ndarray-linalg's OpenBLAS; name the crate so it is linked.
+extern crate ndarray_linalg as _;
+
+mod error;
+pub mod expm;
+mod scalar;
+
+pub use error::{Error, Result};
+pub use expm::{Expm, expm, expm_batch, expm_batch_into, expm_into};
+pub use scalar::{Precision, RealScalar, Scalar};

@@ -1,0 +1,244 @@
+//! The element types linflow computes with: `f32`, `f64`, `Complex<f32>` and `Complex<f64>`.
+//!
+//! [`Scalar`] is sealed: the algorithms carry precision-specific constants (Pade thresholds, unit
+//! roundoff) and LAPACK bindings that exist for exactly these four types.
+
+use std::fmt::{Debug, Display};
+use std::ops::{AddAssign, DivAssign, MulAssign, Neg, SubAssign};
+
+use ndarray::LinalgScalar;
+use num_complex::Complex;
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+    impl Sealed for num_complex::Complex<f32> {}
+    impl Sealed for num_complex::Complex<f64> {}
+}
+
+/// The floating-point precision a scalar type computes in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Precision {
+    /// IEEE binary32: `f32` and `Complex<f32>`, unit roundoff `2^-24`.
+    Single,
+    /// IEEE binary64: `f64` and `Complex<f64>`, unit roundoff `2^-53`.
+    Double,
+}
+
+/// A real or complex floating-point element: `f32`, `f64`, `Complex<f32>` or `Complex<f64>`.
+///
+/// # Example
+///
+/// ```
+/// use linflow::Scalar;
+/// use num_complex::Complex;
+///
+/// let z = Complex::new(0.0_f64, std::f64::consts::PI);
+/// assert!((Scalar::exp(z) - Complex::new(-1.0, 0.0)).norm() < 1e-15);
+/// assert_eq!(Scalar::modulus(Complex::new(3.0_f32, 4.0)), 5.0);
+/// ```
+pub trait Scalar:
+    LinalgScalar
+    + Send
+    + Sync
+    + Debug
+    + Display
+    + PartialEq
+    + Neg<Output = Self>
+    + AddAssign
+    + SubAssign
+    + MulAssign
+    + DivAssign
+    + sealed::Sealed
+{
+    /// The real type of the same precision (`f32` for `Complex<f32>`).
+    type Real: RealScalar;
+    /// The precision this type computes in.
+    const PRECISION: Precision;
+    /// Whether the type is complex.
+    const IS_COMPLEX: bool;
+
+    /// The scalar with real part `re` and zero imaginary part.
+    fn from_real(re: Self::Real) -> Self;
+    /// The scalar nearest to the `f64` value `x`.
+    fn from_f64(x: f64) -> Self;
+    /// The absolute value `|z|`.
+    fn modulus(self) -> Self::Real;
+    /// The product with a real number.
+    fn scale(self, r: Self::Real) -> Self;
+    /// `exp(z)`.
+    fn exp(self) -> Self;
+    /// `sinh(z)`.
+    fn sinh(self) -> Self;
+    /// True when every component is finite.
+    fn is_finite(self) -> bool;
+    /// LAPACK `?getrf` on a column-major `n x n` matrix: LU with partial pivoting, in place.
+    /// Returns LAPACK's `info` (0 on success, `> 0` for an exactly singular factor).
+    fn getrf(n: usize, a: &mut [Self], ipiv: &mut [i32]) -> i32;
+    /// LAPACK `?getrs` (no transpose): solves `A X = B` for `nrhs` columns of the column-major
+    /// `B`, given the factors of [`Scalar::getrf`]. Returns LAPACK's `info`.
+    fn getrs(n: usize, nrhs: usize, lu: &[Self], ipiv: &[i32], b: &mut [Self]) -> i32;
+}
+
+/// `f32` or `f64`.
+pub trait RealScalar: Scalar<Real = Self> + PartialOrd + num_traits::Float {
+    /// Unit roundoff `u`: half the machine epsilon (`2^-24` or `2^-53`).
+    const UNIT_ROUNDOFF: Self;
+    /// The value as `f64` (exact).
+    fn to_f64(self) -> f64;
+}
+
+fn lapack_dim(n: usize) -> i32 {
+    // Callers pass matrix orders that came from allocated arrays; LAPACK takes i32.
+    i32::try_from(n).expect("matrix order exceeds LAPACK's 32-bit index range")
+}
+
+macro_rules! impl_real {
+    ($t:ty, $prec:expr, $getrf:path, $getrs:path) => {
+        impl Scalar for $t {
+            type Real = $t;
+            const PRECISION: Precision = $prec;
+            const IS_COMPLEX: bool = false;
+            #[inline]
+            fn from_real(re: $t) -> Self {
+                re
+            }
+            #[inline]
+            fn from_f64(x: f64) -> Self {
+                x as $t
+            }
+            #[inline]
+            fn modulus(self) -> $t {
+                self.abs()
+            }
+            #[inline]
+            fn scale(self, r: $t) -> Self {
+                self * r
+            }
+            #[inline]
+            fn exp(self) -> Self {
+                <$t>::exp(self)
+            }
+            #[inline]
+            fn sinh(self) -> Self {
+                <$t>::sinh(self)
+            }
+            #[inline]
+            fn is_finite(self) -> bool {
+                <$t>::is_finite(self)
+            }
+            fn getrf(n: usize, a: &mut [Self], ipiv: &mut [i32]) -> i32 {
+                let n = lapack_dim(n);
+                let mut info = 0;
+                // SAFETY: `a` holds n*n elements and `ipiv` n, as LAPACK requires.
+                unsafe { $getrf(&n, &n, a.as_mut_ptr(), &n, ipiv.as_mut_ptr(), &mut info) };
+                info
+            }
+            fn getrs(n: usize, nrhs: usize, lu: &[Self], ipiv: &[i32], b: &mut [Self]) -> i32 {
+                let (n, nrhs) = (lapack_dim(n), lapack_dim(nrhs));
+                let mut info = 0;
+                // SAFETY: `lu` is n*n, `ipiv` n and `b` n*nrhs, all column-major.
+                unsafe {
+                    $getrs(
+                        &(b'N' as std::ffi::c_char),
+                        &n,
+                        &nrhs,
+                        lu.as_ptr(),
+                        &n,
+                        ipiv.as_ptr(),
+                        b.as_mut_ptr(),
+                        &n,
+                        &mut info,
+                    )
+                };
+                info
+            }
+        }
+        impl RealScalar for $t {
+            const UNIT_ROUNDOFF: $t = <$t>::EPSILON / 2.0;
+            #[inline]
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+        }
+    };
+}
+
+macro_rules! impl_complex {
+    ($t:ty, $prec:expr, $getrf:path, $getrs:path, $lapack_c:ty) => {
+        impl Scalar for Complex<$t> {
+            type Real = $t;
+            const PRECISION: Precision = $prec;
+            const IS_COMPLEX: bool = true;
+            #[inline]
+            fn from_real(re: $t) -> Self {
+                Complex::new(re, 0.0)
+            }
+            #[inline]
+            fn from_f64(x: f64) -> Self {
+                Complex::new(x as $t, 0.0)
+            }
+            #[inline]
+            fn modulus(self) -> $t {
+                self.norm()
+            }
+            #[inline]
+            fn scale(self, r: $t) -> Self {
+                Complex::new(self.re * r, self.im * r)
+            }
+            #[inline]
+            fn exp(self) -> Self {
+                Complex::exp(self)
+            }
+            #[inline]
+            fn sinh(self) -> Self {
+                Complex::sinh(self)
+            }
+            #[inline]
+            fn is_finite(self) -> bool {
+                self.re.is_finite() && self.im.is_finite()
+            }
+            fn getrf(n: usize, a: &mut [Self], ipiv: &mut [i32]) -> i32 {
+                let n = lapack_dim(n);
+                let mut info = 0;
+                // SAFETY: as for the real case; Complex<T> is repr(C) {re, im}, LAPACK's layout.
+                unsafe {
+                    $getrf(
+                        &n,
+                        &n,
+                        a.as_mut_ptr() as *mut $lapack_c,
+                        &n,
+                        ipiv.as_mut_ptr(),
+                        &mut info,
+                    )
+                };
+                info
+            }
+            fn getrs(n: usize, nrhs: usize, lu: &[Self], ipiv: &[i32], b: &mut [Self]) -> i32 {
+                let (n, nrhs) = (lapack_dim(n), lapack_dim(nrhs));
+                let mut info = 0;
+                // SAFETY: as for the real case.
+                unsafe {
+                    $getrs(
+                        &(b'N' as std::ffi::c_char),
+                        &n,
+                        &nrhs,
+                        lu.as_ptr() as *const $lapack_c,
+                        &n,
+                        ipiv.as_ptr(),
+                        b.as_mut_ptr() as *mut $lapack_c,
+                        &n,
+                        &mut info,
+                    )
+                };
+                info
+            }
+        }
+    };
+}
+
+impl_real!(f32, Precision::Single, lapack_sys::sgetrf_, lapack_sys::sgetrs_);
+impl_real!(f64, Precision::Double, lapack_sys::dgetrf_, lapack_sys::dgetrs_);
+impl_complex!(f32, Precision::Single, lapack_sys::cgetrf_, lapack_sys::cgetrs_, lapack_sys::lapack_complex_float);
+impl_complex!(f64, Precision::Double, lapack_sys::zgetrf_, lapack_sys::zgetrs_, lapack_sys::lapack_complex_double);
