@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs everything linflow needs on a fresh Debian/Ubuntu machine and builds the Python
+# package in release mode (editable: python/ is imported in place, the Rust extension is built
+# by maturin). Safe to run again: it only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+dpkg -s libopenblas-dev >/dev/null 2>&1 || need+=(libopenblas-dev)
+command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+if [ "${#need[@]}" -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}"
+fi
+
+python3 -m pip install --quiet --upgrade pip
+python3 -m pip install --quiet -e ".[test]"
