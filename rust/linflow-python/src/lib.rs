@@ -5,7 +5,8 @@ use linflow::Scalar;
 use ndarray::{ArrayViewD, Ix2, IxDyn, Order};
 use num_complex::Complex;
 use numpy::{
-    Element, IntoPyArray, PyArrayDescrMethods, PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods,
+    Element, IntoPyArray, PyArrayDescrMethods, PyArrayDyn, PyArrayMethods, PyUntypedArray,
+    PyUntypedArrayMethods,
 };
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -22,7 +23,10 @@ enum Kind {
 
 /// `numpy.linalg.LinAlgError(msg)`.
 fn linalg_error(py: Python<'_>, msg: String) -> PyErr {
-    match py.import("numpy.linalg").and_then(|m| m.getattr("LinAlgError")) {
+    match py
+        .import("numpy.linalg")
+        .and_then(|m| m.getattr("LinAlgError"))
+    {
         Ok(ty) => match ty.cast_into::<PyType>() {
             Ok(ty) => PyErr::from_type(ty, msg),
             Err(e) => e.into(),
@@ -49,7 +53,10 @@ fn inexact_array<'py>(obj: &Bound<'py, PyAny>) -> PyResult<(Bound<'py, PyUntyped
     let py = obj.py();
     let arr = match obj.cast::<PyUntypedArray>() {
         Ok(a) => a.clone(),
-        Err(_) => py.import("numpy")?.call_method1("asarray", (obj,))?.cast_into::<PyUntypedArray>()?,
+        Err(_) => py
+            .import("numpy")?
+            .call_method1("asarray", (obj,))?
+            .cast_into::<PyUntypedArray>()?,
     };
     let dtype = arr.dtype();
     let (kind, size) = (dtype.kind(), dtype.itemsize());
@@ -70,7 +77,11 @@ fn inexact_array<'py>(obj: &Bound<'py, PyAny>) -> PyResult<(Bound<'py, PyUntyped
     match target {
         // Native byte order is what the typed view below requires; anything else is converted once.
         Ok(k) if dtype.is_native_byteorder().unwrap_or(true) => Ok((arr, k)),
-        Ok(k) => Ok((arr.call_method1("astype", (dtype.call_method1("newbyteorder", ("=",))?,))?.cast_into()?, k)),
+        Ok(k) => Ok((
+            arr.call_method1("astype", (dtype.call_method1("newbyteorder", ("=",))?,))?
+                .cast_into()?,
+            k,
+        )),
         Err((name, k)) => Ok((arr.call_method1("astype", (name,))?.cast_into()?, k)),
     }
 }
@@ -83,27 +94,35 @@ fn expm_typed<'py, T: Scalar + Element>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let py = arr.py();
     let typed = arr.cast::<PyArrayDyn<T>>()?;
-    let guard = typed.try_readonly().map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let guard = typed
+        .try_readonly()
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
     let view: ArrayViewD<T> = guard.as_array();
     let ndim = shape.len();
     let n = shape[ndim - 1];
     let batch: usize = shape[..ndim - 2].iter().product();
     if batch * n == 0 {
-        return Ok(ndarray::ArrayD::<T>::zeros(IxDyn(&shape)).into_pyarray(py).into_any());
+        return Ok(ndarray::ArrayD::<T>::zeros(IxDyn(&shape))
+            .into_pyarray(py)
+            .into_any());
     }
     if ndim == 2 {
         let view2 = view
             .to_shape(((n, n), Order::RowMajor))
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
         let view2 = view2.view().into_dimensionality::<Ix2>().expect("2-D");
-        let out = py.detach(|| linflow::expm(view2)).map_err(|e| to_pyerr(py, e))?;
+        let out = py
+            .detach(|| linflow::expm(view2))
+            .map_err(|e| to_pyerr(py, e))?;
         return Ok(out.into_pyarray(py).into_any());
     }
     // Leading dimensions merge into one batch axis without a copy whenever the strides allow.
     let stacked = view
         .to_shape(((batch, n, n), Order::RowMajor))
         .map_err(|e| PyValueError::new_err(e.to_string()))?;
-    let out = py.detach(|| linflow::expm_batch(stacked.view())).map_err(|e| to_pyerr(py, e))?;
+    let out = py
+        .detach(|| linflow::expm_batch(stacked.view()))
+        .map_err(|e| to_pyerr(py, e))?;
     let out = out
         .into_shape_with_order(IxDyn(&shape))
         .map_err(|e| PyValueError::new_err(e.to_string()))?;
@@ -168,13 +187,22 @@ fn expm<'py>(a: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     let mut shape = arr.shape().to_vec();
     if shape.len() < 2 {
         if arr.len() != 1 {
-            return Err(linalg_error(py, format!("expected an array of at least 2 dimensions, got {}", shape.len())));
+            return Err(linalg_error(
+                py,
+                format!(
+                    "expected an array of at least 2 dimensions, got {}",
+                    shape.len()
+                ),
+            ));
         }
         shape = vec![1, 1];
     }
     let (rows, cols) = (shape[shape.len() - 2], shape[shape.len() - 1]);
     if rows != cols {
-        return Err(linalg_error(py, format!("last 2 dimensions of the array must be square, got {rows}x{cols}")));
+        return Err(linalg_error(
+            py,
+            format!("last 2 dimensions of the array must be square, got {rows}x{cols}"),
+        ));
     }
     match kind {
         Kind::Float32 => expm_typed::<f32>(&arr, shape),

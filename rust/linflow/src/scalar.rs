@@ -238,7 +238,29 @@ macro_rules! impl_complex {
     };
 }
 
-impl_real!(f32, Precision::Single, lapack_sys::sgetrf_, lapack_sys::sgetrs_);
-impl_real!(f64, Precision::Double, lapack_sys::dgetrf_, lapack_sys::dgetrs_);
-impl_complex!(f32, Precision::Single, lapack_sys::cgetrf_, lapack_sys::cgetrs_, lapack_sys::lapack_complex_float);
-impl_complex!(f64, Precision::Double, lapack_sys::zgetrf_, lapack_sys::zgetrs_, lapack_sys::lapack_complex_double);
+impl_real!(
+    f32,
+    Precision::Single,
+    lapack_sys::sgetrf_,
+    lapack_sys::sgetrs_
+);
+impl_real!(
+    f64,
+    Precision::Double,
+    lapack_sys::dgetrf_,
+    lapack_sys::dgetrs_
+);
+impl_complex!(
+    f32,
+    Precision::Single,
+    lapack_sys::cgetrf_,
+    lapack_sys::cgetrs_,
+    lapack_sys::lapack_complex_float
+);
+impl_complex!(
+    f64,
+    Precision::Double,
+    lapack_sys::zgetrf_,
+    lapack_sys::zgetrs_,
+    lapack_sys::lapack_complex_double
+);

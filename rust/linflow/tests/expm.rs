@@ -7,10 +7,13 @@ use num_complex::Complex;
 /// Largest entrywise |x - y| relative to max |y|.
 fn rel_err<S: Scalar>(x: &Array2<S>, y: &Array2<S>) -> f64 {
     let scale = y.iter().map(|v| v.modulus().to_f64()).fold(0.0, f64::max);
-    let diff = x.iter().zip(y).map(|(a, b)| (*a - *b).modulus().to_f64()).fold(0.0, f64::max);
+    let diff = x
+        .iter()
+        .zip(y)
+        .map(|(a, b)| (*a - *b).modulus().to_f64())
+        .fold(0.0, f64::max);
     diff / scale
 }
-
 
 fn eps<S: Scalar>() -> f64 {
     match S::PRECISION {
@@ -29,7 +32,10 @@ fn rotation_case<S: Scalar>() {
         let want: Array2<f64> = array![[t.cos(), -t.sin()], [t.sin(), t.cos()]];
         let got = expm(cast::<S>(&a).view()).unwrap();
         // The conditioning of the angle grows with t: error ~ t eps.
-        assert!(rel_err(&got, &cast::<S>(&want)) <= 8.0 * eps::<S>() * t.max(1.0), "t={t}");
+        assert!(
+            rel_err(&got, &cast::<S>(&want)) <= 8.0 * eps::<S>() * t.max(1.0),
+            "t={t}"
+        );
     }
 }
 
@@ -40,7 +46,10 @@ fn nilpotent_and_jordan_case<S: Scalar>() {
         let e = l.exp();
         let want: Array2<f64> = array![[e, e, e / 2.0], [0.0, e, e], [0.0, 0.0, e]];
         let got = expm(cast::<S>(&a).view()).unwrap();
-        assert!(rel_err(&got, &cast::<S>(&want)) <= 4.0 * eps::<S>(), "l={l}");
+        assert!(
+            rel_err(&got, &cast::<S>(&want)) <= 4.0 * eps::<S>(),
+            "l={l}"
+        );
         // The lower-triangular transpose.
         let got_t = expm(cast::<S>(&a.t().to_owned()).view()).unwrap();
         assert!(rel_err(&got_t, &cast::<S>(&want.t().to_owned())) <= 4.0 * eps::<S>());
@@ -52,9 +61,16 @@ fn general_2x2_case<S: Scalar>() {
     let r = 4.0_f64;
     let e3 = 3f64.exp();
     let (ch, sh) = (r.cosh(), r.sinh() / r);
-    let want: Array2<f64> = array![[e3 * (ch - 2.0 * sh), e3 * 3.0 * sh], [e3 * 4.0 * sh, e3 * (ch + 2.0 * sh)]];
+    let want: Array2<f64> = array![
+        [e3 * (ch - 2.0 * sh), e3 * 3.0 * sh],
+        [e3 * 4.0 * sh, e3 * (ch + 2.0 * sh)]
+    ];
     let got = expm(cast::<S>(&array![[1.0, 3.0], [4.0, 5.0]]).view()).unwrap();
-    assert!(rel_err(&got, &cast::<S>(&want)) <= 10.0 * eps::<S>(), "{}", rel_err(&got, &cast::<S>(&want)));
+    assert!(
+        rel_err(&got, &cast::<S>(&want)) <= 10.0 * eps::<S>(),
+        "{}",
+        rel_err(&got, &cast::<S>(&want))
+    );
 }
 
 macro_rules! per_scalar {
@@ -92,7 +108,10 @@ fn triangular_with_close_eigenvalues_is_exact() {
     let a = array![[1.0, 1e8], [0.0, 1.0 + 1e-10]];
     let got = expm(a.view()).unwrap();
     let e = std::f64::consts::E;
-    let want = array![[e, 1e8 * e * d.exp_m1() / d], [0.0, (1.0 + 1e-10_f64).exp()]];
+    let want = array![
+        [e, 1e8 * e * d.exp_m1() / d],
+        [0.0, (1.0 + 1e-10_f64).exp()]
+    ];
     assert!(rel_err(&got, &want) < 2e-15, "{}", rel_err(&got, &want));
 }
 
@@ -111,12 +130,18 @@ fn laplacian_decays_without_overflow() {
     let want = Array2::from_elem((n, n), 1.0 / n as f64);
     // The null direction of L has eigenvalue 1 in r_m(2^-s A) up to u, raised to 2^s by the
     // squarings: the relative condition number here is about ||2000 L||_1 = 8000.
-    assert!(rel_err(&got, &want) < 8000.0 * f64::EPSILON, "{}", rel_err(&got, &want));
+    assert!(
+        rel_err(&got, &want) < 8000.0 * f64::EPSILON,
+        "{}",
+        rel_err(&got, &want)
+    );
 }
 
 #[test]
 fn batch_matches_one_by_one() {
-    let a = Array3::from_shape_fn((50, 4, 4), |(k, i, j)| ((k * 7 + i * 3 + j * 5) % 11) as f64 / 5.0 - 1.0);
+    let a = Array3::from_shape_fn((50, 4, 4), |(k, i, j)| {
+        ((k * 7 + i * 3 + j * 5) % 11) as f64 / 5.0 - 1.0
+    });
     let batch = expm_batch(a.view()).unwrap();
     let mut work = Expm::new();
     let mut one = Array2::zeros((4, 4));
@@ -134,7 +159,10 @@ fn errors_are_values() {
     assert_eq!(r.unwrap_err(), Error::NonFinite);
     let r = expm(array![[1.0, 2.0], [3.0, f64::INFINITY]].view());
     assert_eq!(r.unwrap_err(), Error::NonFinite);
-    assert_eq!(expm(Array2::<f64>::zeros((0, 0)).view()).unwrap().dim(), (0, 0));
+    assert_eq!(
+        expm(Array2::<f64>::zeros((0, 0)).view()).unwrap().dim(),
+        (0, 0)
+    );
 }
 
 #[test]

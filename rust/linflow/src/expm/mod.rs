@@ -15,7 +15,7 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::scalar::{RealScalar, Scalar};
-use pade::{ell, pade_coefficients, scaled_order, squarings_for, theta};
+use pade::{ell, pade_coefficients, scaled_order, scaling_threshold, squarings_for, theta};
 use structure::{Structure, fix_triangular};
 
 /// The matrix exponential `exp(A) = sum_k A^k / k!` of a square matrix.
@@ -68,7 +68,11 @@ pub fn expm<S: Scalar>(a: ArrayView2<S>) -> Result<Array2<S>> {
 /// }
 /// # Ok::<(), linflow::Error>(())
 /// ```
-pub fn expm_into<S: Scalar>(a: ArrayView2<S>, out: ArrayViewMut2<S>, work: &mut Expm<S>) -> Result<()> {
+pub fn expm_into<S: Scalar>(
+    a: ArrayView2<S>,
+    out: ArrayViewMut2<S>,
+    work: &mut Expm<S>,
+) -> Result<()> {
     work.compute_into(a, out)
 }
 
@@ -117,7 +121,10 @@ pub fn expm_batch<S: Scalar>(a: ArrayView3<S>) -> Result<Array3<S>> {
 /// ```
 pub fn expm_batch_into<S: Scalar>(a: ArrayView3<S>, mut out: ArrayViewMut3<S>) -> Result<()> {
     if a.shape() != out.shape() {
-        return Err(Error::ShapeMismatch { expected: a.shape().to_vec(), found: out.shape().to_vec() });
+        return Err(Error::ShapeMismatch {
+            expected: a.shape().to_vec(),
+            found: out.shape().to_vec(),
+        });
     }
     let (batch, rows, cols) = a.dim();
     if rows != cols {
@@ -221,7 +228,10 @@ impl<S: Scalar> Expm<S> {
             return Err(Error::NotSquare { rows, cols });
         }
         if out.dim() != (rows, cols) {
-            return Err(Error::ShapeMismatch { expected: vec![rows, cols], found: out.shape().to_vec() });
+            return Err(Error::ShapeMismatch {
+                expected: vec![rows, cols],
+                found: out.shape().to_vec(),
+            });
         }
         if !a.iter().all(|x| x.is_finite()) {
             return Err(Error::NonFinite);
@@ -253,7 +263,7 @@ impl<S: Scalar> Expm<S> {
         }
 
         let plan = self.plan();
-        self.evaluate_pade(plan)?;
+        self.evaluate_pade(plan, triangular)?;
         // The result r_m(2^-s A) is in self.u; square it s times.
         if triangular {
             fix_triangular(self.u.view_mut(), &self.diag, &self.sup, pow2_neg(plan.s));
@@ -337,7 +347,13 @@ impl<S: Scalar> Expm<S> {
             let m = scaled_order(precision);
             let eta = if m == 13 {
                 // Steps 11-13: ||A^10||^(1/10) through A^4 A^6.
-                general_mat_mul(S::one(), &self.powers[1], &self.powers[2], S::zero(), &mut self.tmp);
+                general_mat_mul(
+                    S::one(),
+                    &self.powers[1],
+                    &self.powers[2],
+                    S::zero(),
+                    &mut self.tmp,
+                );
                 let d10 = root(norm1(self.tmp.view()), 10);
                 eta3.min(d8.max(d10))
             } else {
@@ -345,19 +361,21 @@ impl<S: Scalar> Expm<S> {
                 eta3
             };
             if eta.is_finite() {
-                let th = theta(precision, m);
+                let th = scaling_threshold(precision);
                 let mut s = squarings_for(eta, th);
                 // Steps 18-19: the backward-error correction for the scaled matrix, capped by the
                 // scaling that ||2^-s A||_1 <= theta_m alone would choose (always sufficient).
                 let f = pow2_neg::<f64>(s);
-                s = s.saturating_add(self.ell(m, f)).min(squarings_for(norm_a, th).max(s));
+                s = s
+                    .saturating_add(self.ell(m, f))
+                    .min(squarings_for(norm_a, th).max(s));
                 self.scale_down(s);
                 return Plan { m, s };
             }
         }
         // Powers overflowed: scale by the 1-norm alone and recompute the powers of 2^-s A.
         let m = scaled_order(precision);
-        let s = squarings_for(norm_a, theta(precision, m));
+        let s = squarings_for(norm_a, scaling_threshold(precision));
         self.have = [false; 4];
         self.scale_down(s);
         self.compute_even_powers();
@@ -386,7 +404,7 @@ impl<S: Scalar> Expm<S> {
     }
 
     /// `r_m(A) = q_m(A)^-1 p_m(A)` of the (scaled) `self.a`, left in `self.u`.
-    fn evaluate_pade(&mut self, plan: Plan) -> Result<()> {
+    fn evaluate_pade(&mut self, plan: Plan, upper_triangular: bool) -> Result<()> {
         let m = plan.m;
         if m == 9 {
             self.ensure_a8();
@@ -404,21 +422,37 @@ impl<S: Scalar> Expm<S> {
             // U = A [A6 (b13 A6 + b11 A4 + b9 A2) + b7 A6 + b5 A4 + b3 A2 + b1 I]
             // V =    A6 (b12 A6 + b10 A4 + b8 A2) + b6 A6 + b4 A4 + b2 A2 + b0 I
             // The high-degree product first, then the lower terms in decreasing degree.
-            let tail = |odd: [usize; 3], t: &mut Array2<S>, x6: &Array2<S>, x4: &Array2<S>, x2: &Array2<S>| {
-                Zip::from(t).and(x6).and(x4).and(x2).for_each(|t, &y6, &y4, &y2| {
-                    *t = *t + c(odd[0]) * y6 + c(odd[1]) * y4 + c(odd[2]) * y2;
-                });
+            let tail = |odd: [usize; 3],
+                        t: &mut Array2<S>,
+                        x6: &Array2<S>,
+                        x4: &Array2<S>,
+                        x2: &Array2<S>| {
+                Zip::from(t)
+                    .and(x6)
+                    .and(x4)
+                    .and(x2)
+                    .for_each(|t, &y6, &y4, &y2| {
+                        *t = *t + c(odd[0]) * y6 + c(odd[1]) * y4 + c(odd[2]) * y2;
+                    });
             };
-            Zip::from(&mut self.tmp).and(a6).and(a4).and(a2).for_each(|t, &x6, &x4, &x2| {
-                *t = c(13) * x6 + c(11) * x4 + c(9) * x2;
-            });
+            Zip::from(&mut self.tmp)
+                .and(a6)
+                .and(a4)
+                .and(a2)
+                .for_each(|t, &x6, &x4, &x2| {
+                    *t = c(13) * x6 + c(11) * x4 + c(9) * x2;
+                });
             general_mat_mul(S::one(), a6, &self.tmp, S::zero(), &mut self.v);
             tail([7, 5, 3], &mut self.v, a6, a4, a2);
             eye(1, &mut self.v);
             general_mat_mul(S::one(), &self.a, &self.v, S::zero(), &mut self.u);
-            Zip::from(&mut self.tmp).and(a6).and(a4).and(a2).for_each(|t, &x6, &x4, &x2| {
-                *t = c(12) * x6 + c(10) * x4 + c(8) * x2;
-            });
+            Zip::from(&mut self.tmp)
+                .and(a6)
+                .and(a4)
+                .and(a2)
+                .for_each(|t, &x6, &x4, &x2| {
+                    *t = c(12) * x6 + c(10) * x4 + c(8) * x2;
+                });
             general_mat_mul(S::one(), a6, &self.tmp, S::zero(), &mut self.v);
             tail([6, 4, 2], &mut self.v, a6, a4, a2);
             eye(0, &mut self.v);
@@ -430,45 +464,99 @@ impl<S: Scalar> Expm<S> {
             self.v.fill(S::zero());
             for (k, p) in pw.iter().enumerate().take(terms) {
                 let (odd, even) = (c(2 * k + 3), c(2 * k + 2));
-                Zip::from(&mut self.tmp).and(&mut self.v).and(*p).for_each(|t, v, &x| {
-                    *t += odd * x;
-                    *v += even * x;
-                });
+                Zip::from(&mut self.tmp)
+                    .and(&mut self.v)
+                    .and(*p)
+                    .for_each(|t, v, &x| {
+                        *t += odd * x;
+                        *v += even * x;
+                    });
             }
             eye(1, &mut self.tmp);
             eye(0, &mut self.v);
             general_mat_mul(S::one(), &self.a, &self.tmp, S::zero(), &mut self.u);
         }
-        // P = V + U in u, Q = V - U in v; then solve Q R = P.
-        Zip::from(&mut self.u).and(&mut self.v).for_each(|u, v| {
-            let (p, q) = (*v + *u, *v - *u);
-            *u = p;
-            *v = q;
-        });
-        self.solve_in_place()
+        // r_m = Q^-1 P with P = V + U, Q = V - U, evaluated as r_m = I + 2 Q^-1 U: the identity part
+        // is then exact, which for small ||A|| leaves only the correction to round.
+        Zip::from(&mut self.v)
+            .and(&self.u)
+            .for_each(|v, &u| *v -= u);
+        if upper_triangular {
+            self.solve_upper_in_place()?;
+        } else {
+            self.solve_in_place()?;
+        }
+        let two = S::from_f64(2.0);
+        self.u.mapv_inplace(|x| two * x);
+        eye_plus(&mut self.u);
+        Ok(())
     }
 
-    /// Replaces `self.u` (= P) by `Q^-1 P` with `Q` in `self.v` (destroyed), by LAPACK LU.
+    /// Replaces `self.u` by `Q^-1 self.u` for upper triangular `Q` in `self.v`, by back
+    /// substitution on the rows. The result stays exactly upper triangular: an LU with pivoting
+    /// would fill the zero part with rounding errors that the squarings then amplify by the size
+    /// of the off-diagonal entries.
+    fn solve_upper_in_place(&mut self) -> Result<()> {
+        let n = self.n;
+        for i in (0..n).rev() {
+            let pivot = self.v[[i, i]];
+            if pivot == S::zero() {
+                return Err(Error::Singular);
+            }
+            for k in (i + 1)..n {
+                let q = self.v[[i, k]];
+                if q != S::zero() {
+                    for j in k..n {
+                        let x = self.u[[k, j]];
+                        self.u[[i, j]] -= q * x;
+                    }
+                }
+            }
+            for j in i..n {
+                self.u[[i, j]] /= pivot;
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces `self.u` by `Q^-1 self.u` with `Q` in `self.v` (destroyed), by LAPACK LU.
     ///
-    /// Both buffers are row-major, which LAPACK reads as `Q^T` and `P^T`; solving `Q^T Y = P^T`
-    /// gives `Y = (P Q^-1)^T`, read back row-major as `P Q^-1 = Q^-1 P` (P and Q are polynomials
+    /// Both buffers are row-major, which LAPACK reads as `Q^T` and `U^T`; solving `Q^T Y = U^T`
+    /// gives `Y = (U Q^-1)^T`, read back row-major as `U Q^-1 = Q^-1 U` (U and Q are polynomials
     /// in the same matrix, so they commute).
     fn solve_in_place(&mut self) -> Result<()> {
         let n = self.n;
-        let q = self.v.as_slice_mut().expect("workspace arrays are contiguous");
+        let q = self
+            .v
+            .as_slice_mut()
+            .expect("workspace arrays are contiguous");
         let info = S::getrf(n, q, &mut self.ipiv);
         if info > 0 {
             return Err(Error::Singular);
         } else if info < 0 {
-            return Err(Error::Lapack { routine: "getrf", argument: -info });
+            return Err(Error::Lapack {
+                routine: "getrf",
+                argument: -info,
+            });
         }
-        let p = self.u.as_slice_mut().expect("workspace arrays are contiguous");
+        let p = self
+            .u
+            .as_slice_mut()
+            .expect("workspace arrays are contiguous");
         let info = S::getrs(n, n, self.v.as_slice().expect("contiguous"), &self.ipiv, p);
         if info < 0 {
-            return Err(Error::Lapack { routine: "getrs", argument: -info });
+            return Err(Error::Lapack {
+                routine: "getrs",
+                argument: -info,
+            });
         }
         Ok(())
     }
+}
+
+/// `x += I`.
+fn eye_plus<S: Scalar>(x: &mut Array2<S>) {
+    x.diag_mut().mapv_inplace(|d| d + S::one());
 }
 
 /// `2^-k`, exact down to the smallest subnormal (then 0): `0.5^k` never overflows on the way.

@@ -28,7 +28,7 @@ const THETA_SINGLE: [f64; 5] = [
     1.880152698533769e0,
     3.925724846433284e0,
     6.249156334514102e0,
-    1.124873763647540e1,
+    11.248737636475399,
 ];
 
 /// The Pade thresholds of a precision, indexed like [`ORDERS`].
@@ -50,9 +50,28 @@ pub(crate) fn scaled_order(precision: Precision) -> usize {
     }
 }
 
+/// The threshold `s` is chosen against when scaling towards [`scaled_order`]: `2^-s eta <= theta`.
+///
+/// In double precision this is 4.25, not `theta_13 = 5.37`: `eta` bounds `rho(A)` through
+/// `||A^k||^(1/k)` more optimistically than `||A||_1` does, and Al-Mohy & Higham's order-13 scaling
+/// step uses 4.25 (so does `scipy.sparse.linalg.expm`, which implements their algorithm). Measured
+/// here on a 3x3 normal-entries matrix of 1-norm 100: 5.37 chose one squaring fewer and erred by
+/// 4.6e-14 against mpmath, 4.25 by 2.6e-16 (`benches/ACCURACY.md`, `dense_n3_1e+02`). In single
+/// precision the order-7 threshold itself is used: `benches/ACCURACY.md` shows float32 errors within
+/// a few eps with it.
+pub(crate) fn scaling_threshold(precision: Precision) -> f64 {
+    match precision {
+        Precision::Double => 4.25,
+        Precision::Single => theta(Precision::Single, 7),
+    }
+}
+
 /// The threshold `theta_m` of order `m`.
 pub(crate) fn theta(precision: Precision, m: usize) -> f64 {
-    let i = ORDERS.iter().position(|&o| o == m).expect("m is one of ORDERS");
+    let i = ORDERS
+        .iter()
+        .position(|&o| o == m)
+        .expect("m is one of ORDERS");
     thetas(precision)[i]
 }
 
@@ -130,7 +149,10 @@ mod tests {
     #[test]
     fn pade_coefficients_are_the_classical_integers() {
         assert_eq!(&pade_coefficients(3)[..4], &[120.0, 60.0, 12.0, 1.0]);
-        assert_eq!(&pade_coefficients(5)[..6], &[30240.0, 15120.0, 3360.0, 420.0, 30.0, 1.0]);
+        assert_eq!(
+            &pade_coefficients(5)[..6],
+            &[30240.0, 15120.0, 3360.0, 420.0, 30.0, 1.0]
+        );
         let b13 = pade_coefficients(13);
         // (26)!/(13)! and the next coefficients, as integers (Higham 2005, eq. (2.3) scaled).
         assert_eq!(b13[0], 64764752532480000.0);
@@ -148,7 +170,7 @@ mod tests {
             (5, 10059033600.0),
             (7, 4487938430976000.0),
             (9, 5914384781877411840000.0),
-            (13, 1.132507756060211134832837e35),
+            (13, 1.132_507_756_060_211e35),
         ];
         for (m, v) in inv {
             let c = leading_error_coefficient(m);

@@ -4,7 +4,7 @@
 
 use ndarray::{ArrayView2, ArrayViewMut2};
 
-use num_traits::{One, Zero};
+use num_traits::One;
 
 use crate::scalar::Scalar;
 
@@ -47,15 +47,19 @@ impl Structure {
 /// The divided difference `(exp(b) - exp(a)) / (b - a)` (`exp(a)` when `a = b`), evaluated without
 /// cancellation: for `|b - a| <= 2` as `exp((a + b) / 2) sinh(z) / z` with `z = (b - a) / 2`
 /// (Higham 2008, *Functions of Matrices*, eq. (10.42)); otherwise directly, where the difference
-/// of exponentials loses nothing.
+/// of exponentials loses nothing. `sinh(z) / z` is its Taylor series `1 + z^2/6 + z^4/120` for
+/// `|z| < 1e-3` (the next term is below `2e-22`), which also keeps a complex division by a
+/// subnormal `z` from underflowing to NaN.
 pub(crate) fn exp_divided_difference<S: Scalar>(a: S, b: S) -> S {
     let half = S::Real::from_f64(0.5);
     let z = (b - a).scale(half);
     let zmod = z.modulus();
-    if zmod == S::Real::zero() {
-        a.exp()
+    let mid = (a + b).scale(half).exp();
+    if zmod < S::Real::from_f64(1e-3) {
+        let z2 = z * z;
+        mid * (S::one() + z2 * (S::from_f64(1.0 / 6.0) + z2 * S::from_f64(1.0 / 120.0)))
     } else if zmod <= S::Real::one() {
-        (a + b).scale(half).exp() * (z.sinh() / z)
+        mid * (z.sinh() / z)
     } else {
         (b.exp() - a.exp()) / (b - a)
     }
@@ -87,10 +91,22 @@ mod tests {
 
     #[test]
     fn structure_detection() {
-        assert_eq!(Structure::of(array![[1.0, 0.0], [0.0, 2.0]].view()), Structure::Diagonal);
-        assert_eq!(Structure::of(array![[1.0, 3.0], [0.0, 2.0]].view()), Structure::Upper);
-        assert_eq!(Structure::of(array![[1.0, 0.0], [3.0, 2.0]].view()), Structure::Lower);
-        assert_eq!(Structure::of(array![[1.0, 4.0], [3.0, 2.0]].view()), Structure::General);
+        assert_eq!(
+            Structure::of(array![[1.0, 0.0], [0.0, 2.0]].view()),
+            Structure::Diagonal
+        );
+        assert_eq!(
+            Structure::of(array![[1.0, 3.0], [0.0, 2.0]].view()),
+            Structure::Upper
+        );
+        assert_eq!(
+            Structure::of(array![[1.0, 0.0], [3.0, 2.0]].view()),
+            Structure::Lower
+        );
+        assert_eq!(
+            Structure::of(array![[1.0, 4.0], [3.0, 2.0]].view()),
+            Structure::General
+        );
     }
 
     #[test]
@@ -102,10 +118,18 @@ mod tests {
         // 1.0 + d is not exactly 1 + 1e-10: use the stored difference.
         let ds = (1.0 + d) - 1.0;
         let exact_stored = std::f64::consts::E * ds.exp_m1() / ds;
-        assert!((got - exact_stored).abs() <= 2e-16 * exact, "{got} {exact_stored}");
+        assert!(
+            (got - exact_stored).abs() <= 2e-16 * exact,
+            "{got} {exact_stored}"
+        );
         let far: f64 = exp_divided_difference(0.0, 5.0);
         assert!((far - (5f64.exp() - 1.0) / 5.0).abs() < 1e-14 * far);
         let c = exp_divided_difference(Complex::new(0.0, 0.0), Complex::new(0.0, 1e-9));
         assert!((c - Complex::new(1.0, 5e-10)).norm() < 1e-16);
+        // A subnormal difference must not underflow a complex division into NaN.
+        let tiny = exp_divided_difference(Complex::new(0.0, 2.2e-308), Complex::new(0.0, 0.0));
+        assert!((tiny - Complex::new(1.0, 0.0)).norm() < 1e-16, "{tiny}");
+        let mid: f64 = exp_divided_difference(0.5, 0.5 + 1e-2);
+        assert!((mid - (0.51f64.exp() - 0.5f64.exp()) / 1e-2).abs() < 1e-13);
     }
 }
