@@ -31,5 +31,10 @@ pub mod expm;
 mod scalar;
 
 pub use error::{Error, Result};
+
+/// The README's Rust example, compiled and run by `cargo test` so it cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
 pub use expm::{Expm, expm, expm_batch, expm_batch_into, expm_into};
 pub use scalar::{Precision, RealScalar, Scalar};
