@@ -422,39 +422,25 @@ impl<S: Scalar> Expm<S> {
             // U = A [A6 (b13 A6 + b11 A4 + b9 A2) + b7 A6 + b5 A4 + b3 A2 + b1 I]
             // V =    A6 (b12 A6 + b10 A4 + b8 A2) + b6 A6 + b4 A4 + b2 A2 + b0 I
             // The high-degree product first, then the lower terms in decreasing degree.
-            let tail = |odd: [usize; 3],
-                        t: &mut Array2<S>,
-                        x6: &Array2<S>,
-                        x4: &Array2<S>,
-                        x2: &Array2<S>| {
+            // combine: t = (t if accumulate, else 0) + b_k6 A6 + b_k4 A4 + b_k2 A2.
+            let combine = |t: &mut Array2<S>, k: [usize; 3], accumulate: bool| {
                 Zip::from(t)
-                    .and(x6)
-                    .and(x4)
-                    .and(x2)
+                    .and(a6)
+                    .and(a4)
+                    .and(a2)
                     .for_each(|t, &y6, &y4, &y2| {
-                        *t = *t + c(odd[0]) * y6 + c(odd[1]) * y4 + c(odd[2]) * y2;
+                        let base = if accumulate { *t } else { S::zero() };
+                        *t = base + c(k[0]) * y6 + c(k[1]) * y4 + c(k[2]) * y2;
                     });
             };
-            Zip::from(&mut self.tmp)
-                .and(a6)
-                .and(a4)
-                .and(a2)
-                .for_each(|t, &x6, &x4, &x2| {
-                    *t = c(13) * x6 + c(11) * x4 + c(9) * x2;
-                });
+            combine(&mut self.tmp, [13, 11, 9], false);
             general_mat_mul(S::one(), a6, &self.tmp, S::zero(), &mut self.v);
-            tail([7, 5, 3], &mut self.v, a6, a4, a2);
+            combine(&mut self.v, [7, 5, 3], true);
             eye(1, &mut self.v);
             general_mat_mul(S::one(), &self.a, &self.v, S::zero(), &mut self.u);
-            Zip::from(&mut self.tmp)
-                .and(a6)
-                .and(a4)
-                .and(a2)
-                .for_each(|t, &x6, &x4, &x2| {
-                    *t = c(12) * x6 + c(10) * x4 + c(8) * x2;
-                });
+            combine(&mut self.tmp, [12, 10, 8], false);
             general_mat_mul(S::one(), a6, &self.tmp, S::zero(), &mut self.v);
-            tail([6, 4, 2], &mut self.v, a6, a4, a2);
+            combine(&mut self.v, [6, 4, 2], true);
             eye(0, &mut self.v);
         } else {
             // U = A sum_{j odd} b_j A^(j-1),  V = sum_{j even} b_j A^j, with A^0 = I.

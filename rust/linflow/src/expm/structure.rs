@@ -91,22 +91,15 @@ mod tests {
 
     #[test]
     fn structure_detection() {
-        assert_eq!(
-            Structure::of(array![[1.0, 0.0], [0.0, 2.0]].view()),
-            Structure::Diagonal
-        );
-        assert_eq!(
-            Structure::of(array![[1.0, 3.0], [0.0, 2.0]].view()),
-            Structure::Upper
-        );
-        assert_eq!(
-            Structure::of(array![[1.0, 0.0], [3.0, 2.0]].view()),
-            Structure::Lower
-        );
-        assert_eq!(
-            Structure::of(array![[1.0, 4.0], [3.0, 2.0]].view()),
-            Structure::General
-        );
+        let cases = [
+            (array![[1.0, 0.0], [0.0, 2.0]], Structure::Diagonal),
+            (array![[1.0, 3.0], [0.0, 2.0]], Structure::Upper),
+            (array![[1.0, 0.0], [3.0, 2.0]], Structure::Lower),
+            (array![[1.0, 4.0], [3.0, 2.0]], Structure::General),
+        ];
+        for (a, want) in cases {
+            assert_eq!(Structure::of(a.view()), want);
+        }
     }
 
     #[test]
