@@ -15,5 +15,4 @@ if [ "${#need[@]}" -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}"
 fi
 
-python3 -m pip install --quiet --upgrade pip
 python3 -m pip install --quiet -e ".[test]"

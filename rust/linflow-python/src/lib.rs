@@ -46,6 +46,11 @@ fn to_pyerr(py: Python<'_>, err: linflow::Error) -> PyErr {
     }
 }
 
+/// A reshape that ndarray refused (it cannot, for shapes checked before): a `ValueError`.
+fn shape_error(err: ndarray::ShapeError) -> PyErr {
+    PyValueError::new_err(err.to_string())
+}
+
 /// Converts `obj` to an array of one of the four computed dtypes by scipy's rules: float32,
 /// float64, complex64 and complex128 stay, float16 becomes float32, bool and integers become
 /// float64; anything else is a `TypeError`.
@@ -109,7 +114,7 @@ fn expm_typed<'py, T: Scalar + Element>(
     if ndim == 2 {
         let view2 = view
             .to_shape(((n, n), Order::RowMajor))
-            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+            .map_err(shape_error)?;
         let view2 = view2.view().into_dimensionality::<Ix2>().expect("2-D");
         let out = py
             .detach(|| linflow::expm(view2))
@@ -119,13 +124,13 @@ fn expm_typed<'py, T: Scalar + Element>(
     // Leading dimensions merge into one batch axis without a copy whenever the strides allow.
     let stacked = view
         .to_shape(((batch, n, n), Order::RowMajor))
-        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        .map_err(shape_error)?;
     let out = py
         .detach(|| linflow::expm_batch(stacked.view()))
         .map_err(|e| to_pyerr(py, e))?;
     let out = out
         .into_shape_with_order(IxDyn(&shape))
-        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        .map_err(shape_error)?;
     Ok(out.into_pyarray(py).into_any())
 }
 

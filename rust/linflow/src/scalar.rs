@@ -56,8 +56,6 @@ pub trait Scalar:
     type Real: RealScalar;
     /// The precision this type computes in.
     const PRECISION: Precision;
-    /// Whether the type is complex.
-    const IS_COMPLEX: bool;
 
     /// The scalar with real part `re` and zero imaginary part.
     fn from_real(re: Self::Real) -> Self;
@@ -99,7 +97,6 @@ macro_rules! impl_real {
         impl Scalar for $t {
             type Real = $t;
             const PRECISION: Precision = $prec;
-            const IS_COMPLEX: bool = false;
             #[inline]
             fn from_real(re: $t) -> Self {
                 re
@@ -170,7 +167,6 @@ macro_rules! impl_complex {
         impl Scalar for Complex<$t> {
             type Real = $t;
             const PRECISION: Precision = $prec;
-            const IS_COMPLEX: bool = true;
             #[inline]
             fn from_real(re: $t) -> Self {
                 Complex::new(re, 0.0)

@@ -13,9 +13,9 @@ use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut2, ArrayViewMut3, Axis, Zip};
 use rayon::prelude::*;
 
-use crate::error::{Error, Result};
 use num_traits::Zero;
 
+use crate::error::{Error, Result};
 use crate::scalar::{RealScalar, Scalar};
 use pade::{ell, pade_coefficients, scaled_order, scaling_threshold, squarings_for, theta};
 use structure::{Structure, fix_triangular};
@@ -366,7 +366,7 @@ impl<S: Scalar> Expm<S> {
                 let th = scaling_threshold(precision);
                 let mut s = squarings_for(eta, th);
                 // Steps 18-19: the backward-error correction for the scaled matrix, capped by the
-                // scaling that ||2^-s A||_1 <= theta_m alone would choose (always sufficient).
+                // scaling that ||2^-s A||_1 <= threshold alone would choose (always sufficient).
                 let f = pow2_neg::<f64>(s);
                 s = s
                     .saturating_add(self.ell(m, f))
