@@ -15,8 +15,10 @@ mod structure;
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut2, ArrayViewMut3, Axis, Zip};
 use rayon::prelude::*;
+use std::any::Any;
+use std::cell::RefCell;
 
-use num_traits::Zero;
+use num_traits::{One, Zero};
 
 use crate::error::{Error, Result};
 use crate::scalar::{RealScalar, Scalar};
@@ -50,7 +52,9 @@ use structure::{Structure, fix_triangular, has_nan, redo_nan_entries_keeping_zer
 /// ```
 pub fn expm<S: Scalar>(a: ArrayView2<S>) -> Result<Array2<S>> {
     let mut out = Array2::zeros(a.raw_dim());
-    Expm::new().compute_into(a, out.view_mut())?;
+    with_cached_workspace(a.nrows(), |work: &mut Expm<S>| {
+        work.compute_into(a, out.view_mut())
+    })?;
     Ok(out)
 }
 
@@ -142,11 +146,12 @@ pub fn expm_batch_into<S: Scalar>(a: ArrayView3<S>, mut out: ArrayViewMut3<S>) -
     // rayon workers never start BLAS threads on top of themselves (no oversubscription).
     let serial = batch < 2 || batch * rows * rows * rows < 4096 || rows > BLAS_THREADED_MIN;
     if serial {
-        let mut work = Expm::new();
-        for (x, o) in a.outer_iter().zip(out.outer_iter_mut()) {
-            work.compute_into(x, o)?;
-        }
-        return Ok(());
+        return with_cached_workspace(rows, |work: &mut Expm<S>| {
+            for (x, o) in a.outer_iter().zip(out.outer_iter_mut()) {
+                work.compute_into(x, o)?;
+            }
+            Ok(())
+        });
     }
     out.axis_iter_mut(Axis(0))
         .into_par_iter()
@@ -171,6 +176,10 @@ pub struct Expm<S: Scalar> {
     powers: [Array2<S>; 4],
     /// Which entries of `powers` hold the current powers.
     have: [bool; 4],
+    /// Factors `2^(-s k)` still to be applied to the stored powers `A^k` after scaling `A` by
+    /// `2^-s`: the first pass of the Pade evaluation applies them while it reads the powers
+    /// anyway (1 when there is nothing to apply).
+    power_scale: [S::Real; 4],
     u: Array2<S>,
     v: Array2<S>,
     tmp: Array2<S>,
@@ -214,6 +223,7 @@ impl<S: Scalar> Expm<S> {
             a: e(),
             powers: [e(), e(), e(), e()],
             have: [false; 4],
+            power_scale: [S::Real::one(); 4],
             u: e(),
             v: e(),
             tmp: e(),
@@ -233,9 +243,11 @@ impl<S: Scalar> Expm<S> {
         for m in [&mut self.a, &mut self.u, &mut self.v, &mut self.tmp] {
             *m = Array2::zeros((n, n));
         }
-        for p in &mut self.powers {
+        // A^8 is allocated when a plan needs it (`ensure_a8`).
+        for p in &mut self.powers[..3] {
             *p = Array2::zeros((n, n));
         }
+        self.powers[3] = Array2::zeros((0, 0));
         self.ipiv = vec![0; n];
         self.row = vec![0.0; n];
         self.row_next = vec![0.0; n];
@@ -305,7 +317,21 @@ impl<S: Scalar> Expm<S> {
         if triangular {
             fix_triangular(self.u.view_mut(), &self.diag, &self.sup, pow2_neg(plan.s));
         }
+        // The last squaring writes straight into `out` where BLAS can (and the result needs no
+        // transpose), saving a copy of the result.
+        let last_into_out = plan.s > 0 && structure != Structure::Lower && out.is_standard_layout();
         for k in (0..plan.s).rev() {
+            if k == 0 && last_into_out {
+                general_mat_mul(S::one(), &self.u, &self.u, S::zero(), &mut out);
+                self.products += 1;
+                if has_nan(out.iter()) {
+                    redo_nan_entries_keeping_zeros(self.u.view(), out.view_mut());
+                }
+                if triangular {
+                    fix_triangular(out.view_mut(), &self.diag, &self.sup, S::Real::one());
+                }
+                break;
+            }
             general_mat_mul(S::one(), &self.u, &self.u, S::zero(), &mut self.tmp);
             self.products += 1;
             if has_nan(self.tmp.iter()) {
@@ -317,9 +343,11 @@ impl<S: Scalar> Expm<S> {
                 fix_triangular(self.u.view_mut(), &self.diag, &self.sup, pow2_neg(k));
             }
         }
-        match structure {
-            Structure::Lower => out.assign(&self.u.t()),
-            _ => out.assign(&self.u),
+        if !last_into_out {
+            match structure {
+                Structure::Lower => out.assign(&self.u.t()),
+                _ => out.assign(&self.u),
+            }
         }
         self.report = Some(ExpmReport {
             order: plan.m,
@@ -362,6 +390,10 @@ impl<S: Scalar> Expm<S> {
 
     fn ensure_a8(&mut self) {
         if !self.have[3] {
+            let n = self.n;
+            if self.powers[3].dim() != (n, n) {
+                self.powers[3] = Array2::zeros((n, n));
+            }
             let [_, a4, _, a8] = &mut self.powers;
             general_mat_mul(S::one(), a4, a4, S::zero(), a8);
             self.have[3] = true;
@@ -369,18 +401,19 @@ impl<S: Scalar> Expm<S> {
         }
     }
 
-    /// Multiplies `self.a` by `2^-s` and its stored powers accordingly.
+    /// Multiplies `self.a` by `2^-s` and records in `power_scale` the factors its stored powers
+    /// must be scaled by (applied by `evaluate_pade` in its first pass over them).
     fn scale_down(&mut self, s: u32) {
+        self.power_scale = [S::Real::one(); 4];
         if s == 0 {
             return;
         }
         let f = pow2_neg::<S::Real>(s);
         self.a.mapv_inplace(|x| x.scale(f));
-        for (k, p) in self.powers.iter_mut().enumerate() {
+        for (k, scale) in self.power_scale.iter_mut().enumerate() {
             if self.have[k] {
                 // A^(2k+2) scales by 2^(-s (2k+2)).
-                let fk = pow2_neg::<S::Real>(s.saturating_mul(2 * k as u32 + 2));
-                p.mapv_inplace(|x| x.scale(fk));
+                *scale = pow2_neg::<S::Real>(s.saturating_mul(2 * k as u32 + 2));
             }
         }
     }
@@ -408,78 +441,122 @@ impl<S: Scalar> Expm<S> {
     }
 
     /// `r_m(A) = q_m(A)^-1 p_m(A)` of the (scaled) `self.a`, left in `self.u`.
+    ///
+    /// Every pass over whole matrices counts next to the products at moderate `n`: the pending
+    /// scaling of the powers happens in the first pass that reads them, `U` comes out of its
+    /// product as `2 U` (an exact factor in the product's `alpha`) and `Q = V - U` is formed in
+    /// the pass that completes `V`.
     fn evaluate_pade(&mut self, plan: Plan, upper_triangular: bool) -> Result<()> {
         let m = plan.m;
         if m == 9 {
+            // Order 9 is only chosen unscaled (s = 0), so A^8 = A^4 A^4 needs no factor.
+            debug_assert!(self.power_scale[1] == S::Real::one());
             self.ensure_a8();
         }
         let b = pade_table(m);
         let n = self.n;
         let c = |k: usize| S::from_f64(b[k]);
-        let [a2, a4, a6, a8] = &self.powers;
         let eye = |k: usize, x: &mut Array2<S>| {
             for i in 0..n {
                 x[[i, i]] += c(k);
             }
         };
+        let two = S::from_f64(2.0);
+        let half = S::Real::from_f64(0.5);
         if m == 13 {
             // U = A [A6 (b13 A6 + b11 A4 + b9 A2) + b7 A6 + b5 A4 + b3 A2 + b1 I]
             // V =    A6 (b12 A6 + b10 A4 + b8 A2) + b6 A6 + b4 A4 + b2 A2 + b0 I
             // The high-degree product first, then the lower terms in decreasing degree.
-            // combine: t = (t if accumulate, else 0) + b_k6 A6 + b_k4 A4 + b_k2 A2.
-            let combine = |t: &mut Array2<S>, k: [usize; 3], accumulate: bool| {
+            {
+                // tmp = b13 A6 + b11 A4 + b9 A2, scaling the powers on the way.
+                let [f2, f4, f6, _] = self.power_scale;
+                let [a2, a4, a6, _] = &mut self.powers;
+                Zip::from(&mut self.tmp)
+                    .and(a6)
+                    .and(a4)
+                    .and(a2)
+                    .for_each(|t, y6, y4, y2| {
+                        *y6 = y6.scale(f6);
+                        *y4 = y4.scale(f4);
+                        *y2 = y2.scale(f2);
+                        *t = c(13) * *y6 + c(11) * *y4 + c(9) * *y2;
+                    });
+                self.power_scale = [S::Real::one(); 4];
+            }
+            let [a2, a4, a6, _] = &self.powers;
+            // t = (t if accumulate, else 0) + b_k6 A6 + b_k4 A4 + b_k2 A2.
+            let combine = |t: &mut Array2<S>, k: [usize; 3]| {
                 Zip::from(t)
                     .and(a6)
                     .and(a4)
                     .and(a2)
                     .for_each(|t, &y6, &y4, &y2| {
-                        let base = if accumulate { *t } else { S::zero() };
-                        *t = base + c(k[0]) * y6 + c(k[1]) * y4 + c(k[2]) * y2;
+                        *t = *t + c(k[0]) * y6 + c(k[1]) * y4 + c(k[2]) * y2;
                     });
             };
-            combine(&mut self.tmp, [13, 11, 9], false);
             general_mat_mul(S::one(), a6, &self.tmp, S::zero(), &mut self.v);
-            combine(&mut self.v, [7, 5, 3], true);
+            combine(&mut self.v, [7, 5, 3]);
             eye(1, &mut self.v);
-            general_mat_mul(S::one(), &self.a, &self.v, S::zero(), &mut self.u);
-            combine(&mut self.tmp, [12, 10, 8], false);
+            // u = 2 U.
+            general_mat_mul(two, &self.a, &self.v, S::zero(), &mut self.u);
+            Zip::from(&mut self.tmp)
+                .and(a6)
+                .and(a4)
+                .and(a2)
+                .for_each(|t, &y6, &y4, &y2| {
+                    *t = c(12) * y6 + c(10) * y4 + c(8) * y2;
+                });
             general_mat_mul(S::one(), a6, &self.tmp, S::zero(), &mut self.v);
-            combine(&mut self.v, [6, 4, 2], true);
             eye(0, &mut self.v);
+            // v = Q = V - U, completing V in the same pass.
+            Zip::from(&mut self.v)
+                .and(a6)
+                .and(a4)
+                .and(a2)
+                .and(&self.u)
+                .for_each(|v, &y6, &y4, &y2, &u2| {
+                    *v = *v + c(6) * y6 + c(4) * y4 + c(2) * y2 - u2.scale(half);
+                });
             self.products += 3;
         } else {
             // U = A sum_{j odd} b_j A^(j-1),  V = sum_{j even} b_j A^j, with A^0 = I.
-            let pw = [a2, a4, a6, a8];
+            let pw = [
+                &self.powers[0],
+                &self.powers[1],
+                &self.powers[2],
+                &self.powers[3],
+            ];
             let terms = m / 2; // number of powers A^2 .. A^(m-1)
             self.tmp.fill(S::zero());
             self.v.fill(S::zero());
             for (k, p) in pw.iter().enumerate().take(terms) {
                 let (odd, even) = (c(2 * k + 3), c(2 * k + 2));
+                let f = self.power_scale[k];
                 Zip::from(&mut self.tmp)
                     .and(&mut self.v)
                     .and(*p)
                     .for_each(|t, v, &x| {
+                        let x = x.scale(f);
                         *t += odd * x;
                         *v += even * x;
                     });
             }
             eye(1, &mut self.tmp);
             eye(0, &mut self.v);
-            general_mat_mul(S::one(), &self.a, &self.tmp, S::zero(), &mut self.u);
+            // u = 2 U, v = Q = V - U.
+            general_mat_mul(two, &self.a, &self.tmp, S::zero(), &mut self.u);
+            Zip::from(&mut self.v)
+                .and(&self.u)
+                .for_each(|v, &u2| *v -= u2.scale(half));
             self.products += 1;
         }
-        // r_m = Q^-1 P with P = V + U, Q = V - U, evaluated as r_m = I + 2 Q^-1 U: the identity part
-        // is then exact, which for small ||A|| leaves only the correction to round.
-        Zip::from(&mut self.v)
-            .and(&self.u)
-            .for_each(|v, &u| *v -= u);
+        // r_m = Q^-1 P with P = V + U, Q = V - U, evaluated as r_m = I + Q^-1 (2 U): the identity
+        // part is then exact, which for small ||A|| leaves only the correction to round.
         if upper_triangular {
             self.solve_upper_in_place()?;
         } else {
             self.solve_in_place()?;
         }
-        let two = S::from_f64(2.0);
-        self.u.mapv_inplace(|x| two * x);
         eye_plus(&mut self.u);
         Ok(())
     }
@@ -660,6 +737,44 @@ impl<S: Scalar> PowerNorms for Expm<S> {
         self.row.iter().cloned().fold(0.0, norm_max)
     }
 }
+
+/// Largest workspace (in bytes) that a thread keeps between [`expm`] calls: 64 MiB, seven
+/// `1024 x 1024` `f64` matrices.
+const CACHE_MAX_BYTES: usize = 64 << 20;
+
+thread_local! {
+    /// This thread's workspace of the last [`expm`] (or serial [`expm_batch_into`]) call, for
+    /// the scalar type it was made for. A fresh multi-megabyte workspace per call costs more than
+    /// the arithmetic at moderate sizes: the allocator hands the freed pages back to the system
+    /// and the next call takes a page fault on every one of them (`256 x 256`: 7.0 ms per call
+    /// instead of 5.3 ms). Thread-local, so threads never share or wait for it.
+    static CACHED_WORKSPACE: RefCell<Option<Box<dyn Any>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with this thread's cached workspace for `S` (a new one if there is none or it is of
+/// another type), and keeps it afterwards if `n x n` workspaces stay below [`CACHE_MAX_BYTES`].
+/// The workspace is taken out of the cache while `f` runs, so a nested call gets its own.
+fn with_cached_workspace<S: Scalar, R>(n: usize, f: impl FnOnce(&mut Expm<S>) -> R) -> R {
+    let cached = CACHED_WORKSPACE
+        .try_with(|c| c.borrow_mut().take())
+        .ok()
+        .flatten()
+        .and_then(|b| b.downcast::<Expm<S>>().ok());
+    let mut work = cached.unwrap_or_else(|| Box::new(Expm::new()));
+    let result = f(&mut work);
+    let bytes = n
+        .saturating_mul(n)
+        .saturating_mul(WORKSPACE_MATRICES * std::mem::size_of::<S>());
+    if bytes <= CACHE_MAX_BYTES {
+        // Fails only while the thread is being torn down; the workspace is then just dropped.
+        let _ = CACHED_WORKSPACE.try_with(|c| *c.borrow_mut() = Some(work as Box<dyn Any>));
+    }
+    result
+}
+
+/// `n x n` matrices a large-`n` workspace holds: `A`, `A^2`, `A^4`, `A^6`, `U`, `V` and one
+/// temporary (`A^8` only when the plan needs it).
+const WORKSPACE_MATRICES: usize = 7;
 
 /// Order above which a batch runs serially over its matrices (see `expm_batch_into`).
 const BLAS_THREADED_MIN: usize = 64;
