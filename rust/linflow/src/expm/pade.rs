@@ -145,6 +145,7 @@ const LEADING: [f64; 5] = [
 /// `alpha = |c_{2m+1}| || |A|^{2m+1} ||_1 / ||A||_1` (Al-Mohy & Higham 2009, Algorithm 3.1,
 /// line 18 and Section 5): extra squarings needed because the bound through `||A^k||^(1/k)` is
 /// too optimistic for this `A`. `abs_power_norm` is `|| |A|^{2m+1} ||_1` and `norm` is `||A||_1`.
+#[inline(always)]
 pub(crate) fn ell(m: usize, abs_power_norm: f64, norm: f64, unit_roundoff: f64) -> u32 {
     if norm == 0.0 || abs_power_norm == 0.0 {
         return 0;
@@ -157,33 +158,64 @@ pub(crate) fn ell(m: usize, abs_power_norm: f64, norm: f64, unit_roundoff: f64) 
         13 => LEADING[4],
         _ => leading_error_coefficient(m),
     };
-    let alpha = coefficient * abs_power_norm / norm;
-    if alpha.is_nan() || alpha <= unit_roundoff {
+    // alpha = c |||A|^(2m+1)|| / ||A|| <= u, tested without a division (the common outcome).
+    let scaled = coefficient * abs_power_norm;
+    if scaled.is_nan() || scaled <= unit_roundoff * norm {
         // Also NaN: no correction.
         return 0;
     }
-    let value = ((alpha / unit_roundoff).log2() / (2 * m) as f64).ceil();
-    if value.is_nan() || value <= 0.0 {
-        0
-    } else if value >= u32::MAX as f64 {
-        u32::MAX
-    } else {
-        value as u32
+    let alpha = scaled / norm;
+    let ratio = alpha / unit_roundoff;
+    if !ratio.is_finite() {
+        return u32::MAX;
     }
+    // ceil(log2(r) / 2m) = ceil(ceil(log2 r) / 2m), and ceil(log2 r) is exact from the bits: no
+    // logarithm on the path of a small matrix. (r > 1 here, so it is at least 1.)
+    let two_m = 2 * m as i64;
+    let value = (ceil_log2(ratio) + two_m - 1) / two_m;
+    value.clamp(0, i64::from(u32::MAX)) as u32
+}
+
+/// The smallest integer `e` with `x <= 2^e`, for finite `x > 0`, read exactly from the bits of
+/// `x` (`ceil(log2 x)` without rounding error).
+#[inline(always)]
+pub(crate) fn ceil_log2(x: f64) -> i64 {
+    debug_assert!(x > 0.0 && x.is_finite());
+    // Subnormals: scale into the normal range first (exact).
+    let (x, offset) = if x < f64::MIN_POSITIVE {
+        (x * 2f64.powi(64), -64)
+    } else {
+        (x, 0)
+    };
+    let bits = x.to_bits();
+    let exponent = ((bits >> 52) & 0x7ff) as i64 - 1023;
+    let fraction = bits & ((1u64 << 52) - 1);
+    exponent + offset + i64::from(fraction != 0)
 }
 
 /// `max(0, ceil(log2(eta / theta)))` as a squaring count, saturating for huge or infinite `eta`.
 pub(crate) fn squarings_for(eta: f64, theta: f64) -> u32 {
-    squarings_for_log2((eta / theta).log2())
+    let x = eta / theta;
+    if x.is_nan() || x <= 1.0 {
+        0
+    } else if x == f64::INFINITY {
+        MAX_SQUARINGS
+    } else {
+        ceil_log2(x).min(i64::from(MAX_SQUARINGS)) as u32
+    }
 }
+
+/// More squarings than any finite `f64` input needs (its norm is below `2^1024`, and the scaling
+/// threshold above `2^-4`): the saturation value of the squaring counts.
+pub(crate) const MAX_SQUARINGS: u32 = 4096;
 
 /// `max(0, ceil(x))` as a squaring count for `x = log2(eta / theta)`, saturating.
 pub(crate) fn squarings_for_log2(x: f64) -> u32 {
     let s = x.ceil();
     if s.is_nan() || s <= 0.0 {
         0
-    } else if s >= 4096.0 {
-        4096
+    } else if s >= f64::from(MAX_SQUARINGS) {
+        MAX_SQUARINGS
     } else {
         s as u32
     }
@@ -225,6 +257,49 @@ mod tests {
             let k = [3, 5, 7, 9, 13].iter().position(|&x| x == m).unwrap();
             assert!((LEADING[k] * v - 1.0).abs() < 1e-15, "table m={m}");
             assert_eq!(pade_table(m), &pade_coefficients(m));
+        }
+    }
+
+    #[test]
+    fn ceil_log2_is_exact() {
+        assert_eq!(ceil_log2(1.0), 0);
+        assert_eq!(ceil_log2(1.0 + f64::EPSILON), 1);
+        assert_eq!(ceil_log2(2.0), 1);
+        assert_eq!(ceil_log2(3.0), 2);
+        assert_eq!(ceil_log2(0.5), -1);
+        assert_eq!(ceil_log2(0.75), 0);
+        assert_eq!(ceil_log2(f64::MAX), 1024);
+        assert_eq!(ceil_log2(f64::MIN_POSITIVE), -1022);
+        assert_eq!(ceil_log2(f64::from_bits(1)), -1074);
+        assert_eq!(ceil_log2(3.0 * f64::from_bits(1)), -1072);
+        let mut x = 1e-300_f64;
+        while x < 1e300 {
+            assert_eq!(ceil_log2(x), x.log2().ceil() as i64, "x = {x:e}");
+            x *= 1.37;
+        }
+    }
+
+    #[test]
+    fn squaring_counts_match_their_definition() {
+        assert_eq!(squarings_for(5.0, 5.0), 0);
+        assert_eq!(squarings_for(5.1, 5.0), 1);
+        assert_eq!(squarings_for(20.0, 5.0), 2);
+        assert_eq!(squarings_for(20.1, 5.0), 3);
+        assert_eq!(squarings_for(f64::INFINITY, 5.0), MAX_SQUARINGS);
+        assert_eq!(squarings_for(f64::NAN, 5.0), 0);
+        // ell: ceil(log2(alpha / u) / 2m) with alpha = c_{2m+1} || |A|^(2m+1) || / ||A||.
+        let u = 2f64.powi(-53);
+        for (abs, norm) in [(1e30, 3.0), (7.5e12, 2.0), (1e-3, 1.0), (1e300, 1e-300)] {
+            for (k, m) in [3usize, 5, 7, 9, 13].into_iter().enumerate() {
+                let alpha = LEADING[k] * abs / norm;
+                let want = ((alpha / u).log2() / (2 * m) as f64).ceil().max(0.0);
+                let want = if want.is_finite() {
+                    want as u32
+                } else {
+                    u32::MAX
+                };
+                assert_eq!(ell(m, abs, norm, u), want, "m = {m}, alpha = {alpha:e}");
+            }
         }
     }
 }

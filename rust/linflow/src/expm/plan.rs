@@ -2,7 +2,10 @@
 //! by the fixed-size kernels and the general workspace: both describe their matrix through
 //! [`PowerNorms`] and get the same [`Plan`] for the same input.
 
-use super::pade::{ell, scaled_order, scaling_threshold, squarings_for, squarings_for_log2, theta};
+use super::pade::{
+    MAX_SQUARINGS, ceil_log2, ell, scaled_order, scaling_threshold, squarings_for,
+    squarings_for_log2, theta,
+};
 use crate::Precision;
 
 /// The order and scaling chosen for one matrix.
@@ -104,21 +107,19 @@ pub(crate) fn choose_plan<P: PowerNorms>(
             Some(x) => x,
             None => p.power_norm_estimate(8),
         };
-        let log_d = |norm: f64, k: i32| norm.log2() / f64::from(k);
-        let (l6, l8) = (log_d(n6, 6), log_d(n8, 8));
-        let eta3 = l6.max(l8);
-        let log_eta = if m == 13 {
+        // s = ceil(log2(eta / th)) for eta = max or min of the d_k = ||A^k||^(1/k): the count
+        // for each d_k alone, combined the same way (ceil is monotone). `None`: an infinite d_k.
+        let (s6, s8) = (squarings_k(n6, 6, th), squarings_k(n8, 8, th));
+        let eta3 = max_count(s6, s8);
+        let s = if m == 13 {
             // Steps 11-13: d10 = ||A^10||^(1/10); eta = min(eta_3, max(d8, d10)).
-            let l10 = log_d(p.power_norm_estimate(10), 10);
-            eta3.min(l8.max(l10))
+            let s10 = squarings_k(p.power_norm_estimate(10), 10, th);
+            min_count(eta3, max_count(s8, s10))
         } else {
             // Single precision scales towards m = 7, whose test quantity is eta_3.
             eta3
         };
-        if log_eta.is_nan() || log_eta == f64::INFINITY {
-            return None;
-        }
-        squarings_for_log2(log_eta - th.log2())
+        s?
     };
     // Steps 18-19: the backward-error correction for the scaled matrix, capped by the scaling
     // that ||2^-s A||_1 <= threshold alone would choose (always sufficient).
@@ -131,6 +132,38 @@ pub(crate) fn choose_plan<P: PowerNorms>(
         .saturating_add(extra)
         .min(squarings_for(p.norm(), th).max(s));
     Some(Plan { m, s })
+}
+
+/// `max(0, ceil(log2(||A^k||^(1/k) / th)))`, the squarings that bring `d_k` below `th`: with
+/// `e = ceil(log2(||A^k|| / th^k))` (exact from the bits) it is `ceil(e / k)`, no `k`-th root or
+/// logarithm needed. `None` when the norm is infinite or NaN.
+#[inline(always)]
+fn squarings_k(norm: f64, k: i32, th: f64) -> Option<u32> {
+    let x = norm / th.powi(k);
+    if !x.is_finite() {
+        return None;
+    }
+    if x <= 1.0 {
+        return Some(0);
+    }
+    let k = i64::from(k);
+    Some(((ceil_log2(x) + k - 1) / k).min(i64::from(MAX_SQUARINGS)) as u32)
+}
+
+/// The larger of two squaring counts, `None` (infinite) winning.
+#[inline(always)]
+fn max_count(a: Option<u32>, b: Option<u32>) -> Option<u32> {
+    Some(a?.max(b?))
+}
+
+/// The smaller of two squaring counts, `None` (infinite) losing.
+#[inline(always)]
+fn min_count(a: Option<u32>, b: Option<u32>) -> Option<u32> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
 }
 
 /// The plan when the powers of `A` overflow: scale by the 1-norm alone. A 1-norm that overflowed

@@ -210,18 +210,27 @@ impl<S: Scalar, const N: usize> PowerNorms for Powers<S, N> {
 
     #[inline(always)]
     fn abs_power_norm(&mut self, m: usize, f: f64) -> f64 {
-        let abs = &self.abs;
+        // |f A| once (f is a power of two: exact), then 2m + 1 vector-matrix products with fused
+        // multiply-adds, accumulated row by row of |f A| (contiguous, vectorises) in two
+        // interleaved partial sums, which halves the chain of dependent additions.
+        let mut abs = self.abs;
+        if f != 1.0 {
+            abs.iter_mut().flatten().for_each(|x| *x *= f);
+        }
         let mut row = [1.0f64; N];
         for _ in 0..(2 * m + 1) {
-            // next = f row |A|, accumulated row by row of |A| (contiguous, vectorises).
-            let mut next = [0.0f64; N];
-            for (i, abs_i) in abs.iter().enumerate() {
-                let r = row[i] * f;
-                for (nj, x) in next.iter_mut().zip(abs_i) {
-                    *nj += r * x;
+            let mut even = [0.0f64; N];
+            let mut odd = [0.0f64; N];
+            for i in 0..N {
+                let r = row[i];
+                let acc = if i % 2 == 0 { &mut even } else { &mut odd };
+                for (nj, x) in acc.iter_mut().zip(&abs[i]) {
+                    *nj = r.mul_add(*x, *nj);
                 }
             }
-            row = next;
+            for j in 0..N {
+                row[j] = even[j] + odd[j];
+            }
         }
         row.iter().cloned().fold(0.0, norm_max)
     }
