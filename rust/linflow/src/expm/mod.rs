@@ -659,7 +659,7 @@ impl<S: Scalar> Expm<S> {
             return Err(Error::Singular);
         } else if info < 0 {
             return Err(Error::Lapack {
-                routine: "getrf",
+                routine: "getrf2",
                 argument: -info,
             });
         }
