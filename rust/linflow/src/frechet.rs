@@ -403,8 +403,22 @@ fn with_cache<S: Scalar, T>(n: usize, f: impl FnOnce(&mut Pade<S>, &mut Work<S>)
 /// Makes `buf` a column-major `rows x cols` matrix, reallocating only if it is not one already
 /// (the contents are then unspecified).
 fn ensure<S: Scalar>(buf: &mut Array2<S>, rows: usize, cols: usize) {
-    if buf.dim() != (rows, cols) || !buf.t().is_standard_layout() {
-        *buf = Array2::zeros((rows, cols).f());
+    ensure_layout(buf, rows, cols, true);
+}
+
+/// [`ensure`] with a choice of layout: column-major if `fortran`, else row-major.
+fn ensure_layout<S: Scalar>(buf: &mut Array2<S>, rows: usize, cols: usize, fortran: bool) {
+    let layout_ok = if fortran {
+        buf.t().is_standard_layout()
+    } else {
+        buf.is_standard_layout()
+    };
+    if buf.dim() != (rows, cols) || !layout_ok {
+        *buf = if fortran {
+            Array2::zeros((rows, cols).f())
+        } else {
+            Array2::zeros((rows, cols))
+        };
     }
 }
 
@@ -503,7 +517,7 @@ fn lu_solve<S: Scalar>(lu: &Array2<S>, ipiv: &[i32], b: &mut Array2<S>) -> Resul
 }
 
 /// The Pade part of Algorithm 6.4 for one `A`: everything that does not depend on `E`. Every
-/// matrix is column-major (LAPACK's layout; BLAS takes either), so each `n x n` block, including
+/// matrix but `x` is column-major (LAPACK's layout; BLAS takes either), so each `n x n` block, including
 /// the halves of the `n x 2n` pairs, is one contiguous slice.
 #[derive(Debug, Clone)]
 struct Pade<S: Scalar> {
@@ -512,7 +526,7 @@ struct Pade<S: Scalar> {
     s: u32,
     /// `2^-s`.
     scale: S::Real,
-    /// `X = 2^-s A`.
+    /// `X = 2^-s A`, row-major if `A` is (the one buffer that follows `A`'s layout).
     x: Array2<S>,
     /// `X^2, X^4, X^6, X^8` (those the order needs).
     powers: [Array2<S>; 4],
@@ -572,7 +586,9 @@ impl<S: Scalar> Pade<S> {
         let scale = S::Real::from_f64(0.5f64.powi(s.min(i32::MAX as u32) as i32));
         (self.n, self.m, self.s, self.scale) = (n, m, s, scale);
         let (one, zero) = (S::one(), S::zero());
-        ensure(&mut self.x, n, n);
+        // X in the layout of A, so that this is one straight pass (BLAS reads either layout).
+        let row_major = a.is_standard_layout();
+        ensure_layout(&mut self.x, n, n, !row_major);
         Zip::from(&mut self.x)
             .and(&a)
             .for_each(|o, &v| *o = v.scale(scale));
