@@ -1,7 +1,10 @@
 //! What every binding shares: the dtype rules, the error mapping and shape helpers.
 
 use numpy::npyffi::{self, NpyTypes, PY_ARRAY_API, npy_intp};
-use numpy::{Element, PyArrayDescrMethods, PyArrayDyn, PyUntypedArray, PyUntypedArrayMethods};
+use numpy::{
+    Element, PyArrayDescrMethods, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArray,
+    PyUntypedArrayMethods,
+};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyType;
@@ -134,4 +137,17 @@ pub(crate) fn inexact_array<'py>(
         )),
         Err((name, k)) => Ok((arr.call_method1("astype", (name,))?.cast_into()?, k)),
     }
+}
+
+/// A read-only typed view of an array whose dtype must be `T` (a `TypeError` otherwise, a
+/// `ValueError` if the array is mutably borrowed elsewhere).
+pub(crate) fn typed_view<'py, T: Element>(
+    arr: &Bound<'py, PyAny>,
+) -> PyResult<PyReadonlyArrayDyn<'py, T>> {
+    let typed = arr
+        .cast::<PyArrayDyn<T>>()
+        .map_err(|e| PyTypeError::new_err(e.to_string()))?;
+    typed
+        .try_readonly()
+        .map_err(|e| PyValueError::new_err(e.to_string()))
 }

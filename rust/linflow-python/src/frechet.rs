@@ -1,28 +1,15 @@
 //! `expm_frechet` and `expm_cond` over stacks `(..., n, n)`. The Python facade
 //! (`linflow.linalg`) broadcasts the batch dimensions and casts both arguments to one dtype.
 
+// `action.rs` imports `typed_view` from here; it lives in `common` now.
+pub(crate) use crate::common::typed_view;
 use crate::common::{Kind, inexact_array, shape_error, to_pyerr};
 use linflow::{FrechetMethod, Scalar};
 use ndarray::{ArrayD, Ix2, IxDyn, Order};
 use num_complex::Complex;
-use numpy::{
-    Element, IntoPyArray, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArray,
-    PyUntypedArrayMethods,
-};
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use numpy::{Element, IntoPyArray, PyUntypedArray, PyUntypedArrayMethods};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-
-/// A read-only typed view of an array whose dtype must be `T` (a `TypeError` otherwise).
-pub(crate) fn typed_view<'py, T: Element>(
-    arr: &Bound<'py, PyAny>,
-) -> PyResult<PyReadonlyArrayDyn<'py, T>> {
-    let typed = arr
-        .cast::<PyArrayDyn<T>>()
-        .map_err(|e| PyTypeError::new_err(e.to_string()))?;
-    typed
-        .try_readonly()
-        .map_err(|e| PyValueError::new_err(e.to_string()))
-}
 
 /// `(batch, n)` of a stack shape `(..., n, n)`, checked square.
 fn stack_dims(shape: &[usize]) -> PyResult<(usize, usize)> {

@@ -16,9 +16,20 @@
 //! is `L(A^*, .)`, and `L(A^*, F) = L(A, F^*)^*`), so each product costs two derivatives that
 //! share one Pade and scaling setup, `O(n^3)` each, instead of the `O(n^5)` Kronecker matrix and
 //! `O(n^6)` SVD of forming `K`.
+//!
+//! Memory: [`expm_frechet`] and its batch keep their workspace (about `20 n^2` scalars) on each
+//! calling thread for the next call, when it fits in 32 MiB (`n <= 404` in `f64`); a call with
+//! another scalar type replaces it. At `n = 256` this saves the page faults of a fresh
+//! workspace, about a tenth of the call.
 
 use ndarray::linalg::general_mat_mul;
-use ndarray::{Array1, Array2, Array3, ArrayView2, ArrayView3, Axis, ShapeBuilder, Zip, s};
+use std::any::{Any, TypeId};
+use std::cell::RefCell;
+
+use ndarray::{
+    Array1, Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut2, Axis, ShapeBuilder, Zip, s,
+};
+use num_complex::Complex;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
@@ -155,7 +166,7 @@ pub fn expm_frechet_with<S: Scalar>(
     e: ArrayView2<S>,
     method: FrechetMethod,
 ) -> Result<(Array2<S>, Array2<S>)> {
-    frechet_pair(a, e, method, &mut Work::new())
+    frechet_pair(a, e, method)
 }
 
 /// [`expm_frechet_with`] for every pair of matrices of two stacks `(batch, n, n)`, in parallel
@@ -198,26 +209,20 @@ pub fn expm_frechet_batch<S: Scalar>(
     let mut l = Array3::zeros(a.raw_dim());
     type Item<'x, S> = (
         (
-            (ndarray::ArrayViewMut2<'x, S>, ndarray::ArrayViewMut2<'x, S>),
+            (ArrayViewMut2<'x, S>, ArrayViewMut2<'x, S>),
             ArrayView2<'x, S>,
         ),
         ArrayView2<'x, S>,
     );
-    let job = |work: &mut Work<S>, (((mut xo, mut lo), ak), ek): Item<'_, S>| {
-        let (xk, lk) = frechet_pair(ak, ek, method, work)?;
-        xo.assign(&xk);
-        lo.assign(&lk);
-        Ok(())
-    };
+    let job = |(((xo, lo), ak), ek): Item<'_, S>| frechet_into(ak, ek, method, xo, lo);
     if batch < 2 || batch * rows * rows * rows < 4096 {
-        let mut work = Work::new();
         for item in x
             .outer_iter_mut()
             .zip(l.outer_iter_mut())
             .zip(a.outer_iter())
             .zip(e.outer_iter())
         {
-            job(&mut work, item)?;
+            job(item)?;
         }
     } else {
         x.axis_iter_mut(Axis(0))
@@ -225,7 +230,7 @@ pub fn expm_frechet_batch<S: Scalar>(
             .zip(l.axis_iter_mut(Axis(0)).into_par_iter())
             .zip(a.axis_iter(Axis(0)).into_par_iter())
             .zip(e.axis_iter(Axis(0)).into_par_iter())
-            .try_for_each_init(Work::new, job)?;
+            .try_for_each(job)?;
     }
     Ok((x, l))
 }
@@ -264,12 +269,25 @@ fn frechet_pair<S: Scalar>(
     a: ArrayView2<S>,
     e: ArrayView2<S>,
     method: FrechetMethod,
-    work: &mut Work<S>,
 ) -> Result<(Array2<S>, Array2<S>)> {
+    let mut x = Array2::zeros(a.raw_dim());
+    let mut l = Array2::zeros(a.raw_dim());
+    frechet_into(a, e, method, x.view_mut(), l.view_mut())?;
+    Ok((x, l))
+}
+
+/// [`frechet_pair`] into `x_out` and `l_out` (of the shape of `a`).
+fn frechet_into<S: Scalar>(
+    a: ArrayView2<S>,
+    e: ArrayView2<S>,
+    method: FrechetMethod,
+    mut x_out: ArrayViewMut2<S>,
+    mut l_out: ArrayViewMut2<S>,
+) -> Result<()> {
     check_pair(a, e)?;
     let n = a.nrows();
     if n == 0 {
-        return Ok((Array2::zeros((0, 0)), Array2::zeros((0, 0))));
+        return Ok(());
     }
     match method {
         FrechetMethod::BlockEnlarge => {
@@ -278,36 +296,26 @@ fn frechet_pair<S: Scalar>(
             big.slice_mut(s![..n, n..]).assign(&e);
             big.slice_mut(s![n.., n..]).assign(&a);
             let eb = expm(big.view())?;
-            Ok((
-                eb.slice(s![..n, ..n]).to_owned(),
-                eb.slice(s![..n, n..]).to_owned(),
-            ))
+            x_out.assign(&eb.slice(s![..n, ..n]));
+            l_out.assign(&eb.slice(s![..n, n..]));
         }
         FrechetMethod::Sps => {
-            let pade = Pade::new(a)?;
-            pade.derivative(e, work)?;
-            // Lines 13-16 of Algorithm 6.4: L <- R L + L R, R <- R^2, s times.
-            let squarings = pade.s;
-            let mut r = pade.r;
-            let mut l = take(&mut work.rhs);
-            let mut t = take(&mut work.t);
-            for _ in 0..squarings {
-                general_mat_mul(S::one(), &r, &l, S::zero(), &mut t);
-                general_mat_mul(S::one(), &l, &r, S::one(), &mut t);
-                std::mem::swap(&mut l, &mut t);
-                general_mat_mul(S::one(), &r, &r, S::zero(), &mut t);
-                std::mem::swap(&mut r, &mut t);
-            }
-            work.t = t;
             // Triangular input: squaring r_m(2^-s A) loses the cancellation between its large
             // off-diagonal entries (scipy's test matrix with entries up to 3e14 comes out wrong in
             // every entry above the diagonal), while `expm` keeps triangular input exact.
-            if is_triangular(a) {
-                r = expm(a)?;
+            let triangular = is_triangular(a);
+            with_cache(n, |pade: &mut Pade<S>, work: &mut Work<S>| {
+                pade.setup(a)?;
+                pade.derivative(e, work)?;
+                square(pade, work, (!triangular).then_some(&mut x_out), &mut l_out);
+                Ok::<(), Error>(())
+            })?;
+            if triangular {
+                x_out.assign(&expm(a)?);
             }
-            Ok((r, l))
         }
     }
+    Ok(())
 }
 
 /// Whether `a` is upper or lower triangular (diagonal included).
@@ -317,98 +325,156 @@ fn is_triangular<S: Scalar>(a: ArrayView2<S>) -> bool {
     upper || a.indexed_iter().all(|((i, j), &v)| i >= j || v == zero)
 }
 
-/// The Pade part of Algorithm 6.4 for one `A`: everything that does not depend on `E`.
-#[derive(Debug, Clone)]
-struct Pade<S: Scalar> {
+/// Lines 13-16 of Algorithm 6.4, `L <- R L + L R, R <- R^2` applied `s` times to `R = pade.r` and
+/// `L = work.rhs`, the last step written straight into the outputs (`exp(A)` only if wanted). The
+/// intermediate squares go to `work.m[0..2]`; the buffers keep their column-major layout.
+fn square<S: Scalar>(
+    pade: &mut Pade<S>,
+    work: &mut Work<S>,
+    x_out: Option<&mut ArrayViewMut2<S>>,
+    l_out: &mut ArrayViewMut2<S>,
+) {
+    let (one, zero) = (S::one(), S::zero());
+    if pade.s == 0 {
+        if let Some(x) = x_out {
+            x.assign(&pade.r);
+        }
+        l_out.assign(&work.rhs);
+        return;
+    }
+    let n = pade.n;
+    let [lt, rt, ..] = &mut work.m;
+    ensure(lt, n, n);
+    ensure(rt, n, n);
+    let (mut r, mut rt) = (&mut pade.r, rt);
+    let (mut l, mut lt) = (&mut work.rhs, lt);
+    for _ in 1..pade.s {
+        general_mat_mul(one, &*r, &*l, zero, &mut *lt);
+        general_mat_mul(one, &*l, &*r, one, &mut *lt);
+        std::mem::swap(&mut l, &mut lt);
+        general_mat_mul(one, &*r, &*r, zero, &mut *rt);
+        std::mem::swap(&mut r, &mut rt);
+    }
+    general_mat_mul(one, &*r, &*l, zero, l_out);
+    general_mat_mul(one, &*l, &*r, one, l_out);
+    if let Some(x) = x_out {
+        general_mat_mul(one, &*r, &*r, zero, x);
+    }
+}
+
+/// How many of the `n x n` matrices of a [`Pade`] and a [`Work`] an order-13 evaluation holds
+/// (order 9 holds one more power and one fewer block): the size of the cached workspace is
+/// `CACHED_MATRICES n^2` scalars.
+const CACHED_MATRICES: usize = 20;
+
+/// Largest workspace (bytes) [`with_cache`] keeps between calls, per thread: `n <= 404` in
+/// `f64`, `n <= 286` in `Complex<f64>`. Past it each call allocates its own buffers (their cost,
+/// `O(n^2)` page faults, is then small next to the `O(n^3)` products).
+const CACHE_BYTES: usize = 32 << 20;
+
+/// The buffers of one Algorithm 6.4 evaluation, kept between calls on a thread.
+struct Cache<S: Scalar> {
+    pade: Pade<S>,
+    work: Work<S>,
+}
+
+thread_local! {
+    /// This thread's [`Cache`], for the scalar type of its last call (another type replaces it).
+    static CACHE: RefCell<Option<Box<dyn Any>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with this thread's cached [`Pade`] and [`Work`] buffers when `n x n` workspaces fit
+/// in [`CACHE_BYTES`], with fresh ones otherwise. Reusing the buffers saves more than their
+/// allocation: glibc returns freed blocks of some MiB to the kernel, and a fresh workspace then
+/// page-faults on every page at first touch (measured at n = 256: about 1 ms of a 10 ms call).
+fn with_cache<S: Scalar, T>(n: usize, f: impl FnOnce(&mut Pade<S>, &mut Work<S>) -> T) -> T {
+    if CACHED_MATRICES * n * n * std::mem::size_of::<S>() > CACHE_BYTES {
+        return f(&mut Pade::empty(), &mut Work::new());
+    }
+    // Taken out while in use: a nested call (none today) would only allocate its own.
+    let mut cache = CACHE
+        .with(|c| c.borrow_mut().take())
+        .and_then(|b| b.downcast::<Cache<S>>().ok())
+        .unwrap_or_else(|| {
+            Box::new(Cache {
+                pade: Pade::empty(),
+                work: Work::new(),
+            })
+        });
+    let out = f(&mut cache.pade, &mut cache.work);
+    CACHE.with(|c| *c.borrow_mut() = Some(cache));
+    out
+}
+
+/// Makes `buf` a column-major `rows x cols` matrix, reallocating only if it is not one already
+/// (the contents are then unspecified).
+fn ensure<S: Scalar>(buf: &mut Array2<S>, rows: usize, cols: usize) {
+    ensure_layout(buf, rows, cols, true);
+}
+
+/// [`ensure`] with a choice of layout: column-major if `fortran`, else row-major.
+fn ensure_layout<S: Scalar>(buf: &mut Array2<S>, rows: usize, cols: usize, fortran: bool) {
+    let layout_ok = if fortran {
+        buf.t().is_standard_layout()
+    } else {
+        buf.is_standard_layout()
+    };
+    if buf.dim() != (rows, cols) || !layout_ok {
+        *buf = if fortran {
+            Array2::zeros((rows, cols).f())
+        } else {
+            Array2::zeros((rows, cols))
+        };
+    }
+}
+
+/// The contiguous storage of a column-major buffer.
+fn flat<S: Scalar>(a: &Array2<S>) -> &[S] {
+    a.as_slice_memory_order().expect("buffers are contiguous")
+}
+
+fn flat_mut<S: Scalar>(a: &mut Array2<S>) -> &mut [S] {
+    a.as_slice_memory_order_mut()
+        .expect("buffers are contiguous")
+}
+
+/// Whether BLAS can read `a` in place (unit stride along rows or columns).
+fn blas_layout<S: Scalar>(a: &ArrayView2<S>) -> bool {
+    a.is_standard_layout() || a.t().is_standard_layout()
+}
+
+/// `out_k = sum_j coef[k][j] ins[j] + diag[k] I` for column-major `n x n` blocks, all outputs in
+/// one pass over the inputs (column by column, so each input column is read from L1 by every
+/// output). The sums are accumulated in the order of `ins`.
+fn combine<S: Scalar>(
     n: usize,
-    m: usize,
-    s: u32,
-    /// `2^-s`.
-    scale: S::Real,
-    /// `X = 2^-s A`.
-    x: Array2<S>,
-    /// `X^2, X^4, X^6, X^8` (those the order needs).
-    powers: Vec<Array2<S>>,
-    /// The odd part `U = X W` of the numerator `p_m(X) = V + U`.
-    w: Array2<S>,
-    /// Order 13: `W1` and `Z1` with `W = X^6 W1 + W2`, `V = X^6 Z1 + Z2` (Algorithm 6.4, line 10).
-    w1: Array2<S>,
-    z1: Array2<S>,
-    /// LU factors of `q_m(X) = V - U`, column-major, and the pivots.
-    lu: Array2<S>,
-    ipiv: Vec<i32>,
-    /// `r_m(X)`.
-    r: Array2<S>,
-}
-
-/// Buffers of one derivative evaluation, reused across calls.
-#[derive(Debug, Clone)]
-struct Work<S: Scalar> {
-    es: Array2<S>,
-    m: [Array2<S>; 4],
-    t: Array2<S>,
-    lw: Array2<S>,
-    lu: Array2<S>,
-    lv: Array2<S>,
-    /// The right-hand side, then the derivative; column-major for LAPACK.
-    rhs: Array2<S>,
-}
-
-impl<S: Scalar> Work<S> {
-    fn new() -> Self {
-        let e = || Array2::zeros((0, 0));
-        Self {
-            es: e(),
-            m: [e(), e(), e(), e()],
-            t: e(),
-            lw: e(),
-            lu: e(),
-            lv: e(),
-            rhs: e(),
+    outs: &mut [&mut [S]],
+    ins: &[&[S]],
+    coef: &[&[f64]],
+    diag: &[f64],
+) {
+    let coef: Vec<Vec<S::Real>> = coef
+        .iter()
+        .map(|c| c.iter().map(|&v| S::Real::from_f64(v)).collect())
+        .collect();
+    let diag: Vec<S> = diag.iter().map(|&d| S::from_f64(d)).collect();
+    for col in 0..n {
+        let range = col * n..(col + 1) * n;
+        for (k, out) in outs.iter_mut().enumerate() {
+            let out = &mut out[range.clone()];
+            let (c0, col0) = (coef[k][0], &ins[0][range.clone()]);
+            for (o, &v) in out.iter_mut().zip(col0) {
+                *o = v.scale(c0);
+            }
+            for (&c, input) in coef[k].iter().zip(ins).skip(1) {
+                for (o, &v) in out.iter_mut().zip(&input[range.clone()]) {
+                    *o += v.scale(c);
+                }
+            }
+            if diag[k] != S::zero() {
+                out[col] += diag[k];
+            }
         }
-    }
-
-    fn resize(&mut self, n: usize) {
-        // The squaring loops swap `rhs` with row-major buffers: give it back its column-major
-        // layout (LAPACK's) whenever it lost it.
-        if self.rhs.dim() != (n, n) || !self.rhs.t().is_standard_layout() {
-            self.rhs = Array2::zeros((n, n).f());
-        }
-        if self.es.dim() == (n, n) {
-            return;
-        }
-        for b in [
-            &mut self.es,
-            &mut self.t,
-            &mut self.lw,
-            &mut self.lu,
-            &mut self.lv,
-        ] {
-            *b = Array2::zeros((n, n));
-        }
-        for b in &mut self.m {
-            *b = Array2::zeros((n, n));
-        }
-    }
-}
-
-/// Moves a matrix out, leaving an empty one.
-fn take<S: Scalar>(a: &mut Array2<S>) -> Array2<S> {
-    std::mem::replace(a, Array2::zeros((0, 0)))
-}
-
-/// `out = sum_k c_k M_k + d I`.
-fn combine<S: Scalar>(out: &mut Array2<S>, terms: &[(f64, &Array2<S>)], d: f64) {
-    out.fill(S::zero());
-    for &(c, m) in terms {
-        if c != 0.0 {
-            let c = S::from_f64(c);
-            Zip::from(&mut *out).and(m).for_each(|o, &v| *o += c * v);
-        }
-    }
-    if d != 0.0 {
-        let d = S::from_f64(d);
-        out.diag_mut().mapv_inplace(|v| v + d);
     }
 }
 
@@ -417,19 +483,44 @@ fn product<S: Scalar>(a: &Array2<S>, b: &Array2<S>) -> Array2<S> {
     general_mat_mul(S::one(), a, b, S::zero(), &mut c);
     c
 }
-
-/// LAPACK LU of a column-major square matrix, in place.
+/// LAPACK LU of a column-major square matrix, in place, by the recursive `?getrf2`.
+///
+/// Not `?getrf`: OpenBLAS runs it as a multithreaded pipeline (from about n = 100) whose threads
+/// busy-wait on each other, and at n = 256 on two cores that other processes also used it took
+/// 7-10 ms (best of 40) against 0.46 ms on one thread; `?getrf2` (recursive, threaded only
+/// inside its level-3 calls) took 1.3 ms there and 0.49 ms on one thread. The factors have the
+/// same form (`P A = L U`, LAPACK's `ipiv`), for [`lu_solve`].
 fn lu_factor<S: Scalar>(q: &mut Array2<S>, ipiv: &mut [i32]) -> Result<()> {
-    let n = q.nrows();
+    let n = i32::try_from(q.nrows()).map_err(|_| Error::Lapack {
+        routine: "getrf2",
+        argument: 1,
+    })?;
     let data = q
         .as_slice_memory_order_mut()
         .expect("factor buffers are contiguous");
-    let info = S::getrf(n, data, ipiv);
+    assert!(data.len() == (n as usize).pow(2) && ipiv.len() == n as usize);
+    let (ptr, piv, mut info) = (data.as_mut_ptr(), ipiv.as_mut_ptr(), 0);
+    let id = TypeId::of::<S>();
+    // SAFETY: `ptr` holds the n*n entries of a column-major matrix with leading dimension n, and
+    // `piv` n pivots, as ?getrf2 requires; S is exactly the element type of the routine called
+    // (Complex<T> and LAPACK's complex are both two T's, real part first, repr(C)).
+    unsafe {
+        if id == TypeId::of::<f64>() {
+            lapack_sys::dgetrf2_(&n, &n, ptr.cast(), &n, piv, &mut info);
+        } else if id == TypeId::of::<f32>() {
+            lapack_sys::sgetrf2_(&n, &n, ptr.cast(), &n, piv, &mut info);
+        } else if id == TypeId::of::<Complex<f64>>() {
+            lapack_sys::zgetrf2_(&n, &n, ptr.cast(), &n, piv, &mut info);
+        } else {
+            assert!(id == TypeId::of::<Complex<f32>>(), "Scalar is sealed");
+            lapack_sys::cgetrf2_(&n, &n, ptr.cast(), &n, piv, &mut info);
+        }
+    }
     if info > 0 {
         Err(Error::Singular)
     } else if info < 0 {
         Err(Error::Lapack {
-            routine: "getrf",
+            routine: "getrf2",
             argument: -info,
         })
     } else {
@@ -457,160 +548,267 @@ fn lu_solve<S: Scalar>(lu: &Array2<S>, ipiv: &[i32], b: &mut Array2<S>) -> Resul
     Ok(())
 }
 
+/// The Pade part of Algorithm 6.4 for one `A`: everything that does not depend on `E`. Every
+/// matrix but `x` is column-major (LAPACK's layout; BLAS takes either), so each `n x n` block, including
+/// the halves of the `n x 2n` pairs, is one contiguous slice.
+#[derive(Debug, Clone)]
+struct Pade<S: Scalar> {
+    n: usize,
+    m: usize,
+    s: u32,
+    /// `2^-s`.
+    scale: S::Real,
+    /// `X = 2^-s A`, row-major if `A` is (the one buffer that follows `A`'s layout).
+    x: Array2<S>,
+    /// `X^2, X^4, X^6, X^8` (those the order needs).
+    powers: [Array2<S>; 4],
+    /// `[W | V]`: the odd part `U = X W` and the even part `V` of the numerator
+    /// `p_m(X) = V + U`, side by side (order 13 forms both with one product).
+    wv: Array2<S>,
+    /// Order 13: `[W1 | Z1]` with `W = X^6 W1 + W2`, `V = X^6 Z1 + Z2` (Algorithm 6.4, line 10).
+    wz1: Array2<S>,
+    /// LU factors of `q_m(X) = V - U` and the pivots.
+    lu: Array2<S>,
+    ipiv: Vec<i32>,
+    /// `r_m(X)`.
+    r: Array2<S>,
+}
+
+/// How many of `X^2, X^4, X^6, X^8` the order-`m` evaluation uses.
+fn powers_needed(m: usize) -> usize {
+    match m {
+        3 => 1,
+        5 => 2,
+        9 => 4,
+        _ => 3,
+    }
+}
+
 impl<S: Scalar> Pade<S> {
-    /// Lines 1-12 of Algorithm 6.4 without `E`: order, scaling, powers, the Pade numerator parts,
-    /// the LU of the denominator and `r_m(X) = I + 2 q_m(X)^-1 U` (the identity part exact).
-    /// `a` must be square, finite and non-empty.
+    fn empty() -> Self {
+        let e = || Array2::zeros((0, 0));
+        Self {
+            n: 0,
+            m: 0,
+            s: 0,
+            scale: S::Real::from_f64(1.0),
+            x: e(),
+            powers: [e(), e(), e(), e()],
+            wv: e(),
+            wz1: e(),
+            lu: e(),
+            ipiv: Vec::new(),
+            r: e(),
+        }
+    }
+
+    /// A new setup for `a` (square, finite, non-empty).
     fn new(a: ArrayView2<S>) -> Result<Self> {
+        let mut pade = Self::empty();
+        pade.setup(a)?;
+        Ok(pade)
+    }
+
+    /// Lines 1-12 of Algorithm 6.4 without `E`: order, scaling, powers, the Pade numerator parts,
+    /// the LU of the denominator and `r_m(X) = I + 2 q_m(X)^-1 U` (the identity part exact), in
+    /// the buffers of `self`. `a` must be square, finite and non-empty.
+    fn setup(&mut self, a: ArrayView2<S>) -> Result<()> {
         let n = a.nrows();
         let (m, s) = order_and_scaling(S::PRECISION, norm1(a));
         let scale = S::Real::from_f64(0.5f64.powi(s.min(i32::MAX as u32) as i32));
-        let x = a.mapv(|v| v.scale(scale));
-        let mut powers = vec![product(&x, &x)];
+        (self.n, self.m, self.s, self.scale) = (n, m, s, scale);
+        let (one, zero) = (S::one(), S::zero());
+        // X in the layout of A, so that this is one straight pass (BLAS reads either layout).
+        let row_major = a.is_standard_layout();
+        ensure_layout(&mut self.x, n, n, !row_major);
+        Zip::from(&mut self.x)
+            .and(&a)
+            .for_each(|o, &v| *o = v.scale(scale));
+        let k = powers_needed(m);
+        for p in &mut self.powers[..k] {
+            ensure(p, n, n);
+        }
+        let x = &self.x;
+        let [p2, p4, p6, p8] = &mut self.powers;
+        general_mat_mul(one, x, x, zero, p2);
         if m >= 5 {
-            powers.push(product(&powers[0], &powers[0]));
+            general_mat_mul(one, &*p2, &*p2, zero, p4);
         }
         if m >= 7 {
-            powers.push(product(&powers[0], &powers[1]));
+            general_mat_mul(one, &*p2, &*p4, zero, p6);
         }
         if m == 9 {
-            powers.push(product(&powers[1], &powers[1]));
+            general_mat_mul(one, &*p4, &*p4, zero, p8);
         }
         let b = pade_coefficients(m);
-        let mut w = Array2::zeros((n, n));
-        let mut v = Array2::zeros((n, n));
-        let (mut w1, mut z1) = (Array2::zeros((0, 0)), Array2::zeros((0, 0)));
+        ensure(&mut self.wv, n, 2 * n);
+        let (w, v) = flat_mut(&mut self.wv).split_at_mut(n * n);
+        let powers = &self.powers;
         if m == 13 {
-            let [a2, a4, a6] = [&powers[0], &powers[1], &powers[2]];
-            w1 = Array2::zeros((n, n));
-            z1 = Array2::zeros((n, n));
-            combine(&mut w1, &[(b[13], a6), (b[11], a4), (b[9], a2)], 0.0);
-            combine(&mut z1, &[(b[12], a6), (b[10], a4), (b[8], a2)], 0.0);
-            combine(&mut w, &[(b[7], a6), (b[5], a4), (b[3], a2)], b[1]);
-            combine(&mut v, &[(b[6], a6), (b[4], a4), (b[2], a2)], b[0]);
-            general_mat_mul(S::one(), a6, &w1, S::one(), &mut w);
-            general_mat_mul(S::one(), a6, &z1, S::one(), &mut v);
+            ensure(&mut self.wz1, n, 2 * n);
+            let (w1, z1) = flat_mut(&mut self.wz1).split_at_mut(n * n);
+            let ins = [flat(&powers[2]), flat(&powers[1]), flat(&powers[0])];
+            combine(
+                n,
+                &mut [w1, z1, w, v],
+                &ins,
+                &[
+                    &[b[13], b[11], b[9]],
+                    &[b[12], b[10], b[8]],
+                    &[b[7], b[5], b[3]],
+                    &[b[6], b[4], b[2]],
+                ],
+                &[0.0, 0.0, b[1], b[0]],
+            );
+            // [W | V] += X^6 [W1 | Z1].
+            general_mat_mul(one, &powers[2], &self.wz1, one, &mut self.wv);
         } else {
             // W = sum_{j odd} b_j X^(j-1), V = sum_{j even} b_j X^j.
-            let odd: Vec<(f64, &Array2<S>)> = powers
-                .iter()
-                .enumerate()
-                .map(|(k, p)| (b[2 * k + 3], p))
-                .collect();
-            let even: Vec<(f64, &Array2<S>)> = powers
-                .iter()
-                .enumerate()
-                .map(|(k, p)| (b[2 * k + 2], p))
-                .collect();
-            combine(&mut w, &odd, b[1]);
-            combine(&mut v, &even, b[0]);
+            let ins: Vec<&[S]> = powers[..k].iter().map(flat).collect();
+            let odd: Vec<f64> = (0..k).map(|j| b[2 * j + 3]).collect();
+            let even: Vec<f64> = (0..k).map(|j| b[2 * j + 2]).collect();
+            combine(n, &mut [w, v], &ins, &[&odd, &even], &[b[1], b[0]]);
         }
-        // r = U, then q_m(X) = V - U and its LU factors (column-major, for LAPACK), then
-        // r_m(X) = I + 2 q^-1 U in place.
-        let mut r = Array2::zeros((n, n).f());
-        general_mat_mul(S::one(), &x, &w, S::zero(), &mut r);
-        let mut lu = Array2::zeros((n, n).f());
-        Zip::from(&mut lu)
-            .and(&v)
-            .and(&r)
-            .for_each(|q, &vv, &u| *q = vv - u);
-        drop(v);
-        let mut ipiv = vec![0; n];
-        lu_factor(&mut lu, &mut ipiv)?;
-        lu_solve(&lu, &ipiv, &mut r)?;
-        let two = S::from_f64(2.0);
-        r.mapv_inplace(|v| two * v);
-        r.diag_mut().mapv_inplace(|v| v + S::one());
-        Ok(Self {
-            n,
-            m,
-            s,
-            scale,
-            x,
-            powers,
-            w,
-            w1,
-            z1,
-            lu,
-            ipiv,
-            r,
-        })
+        // r = 2U = 2 X W, q_m(X) = V - U and its LU factors, then r_m(X) = I + q^-1 (2U) in place
+        // (scaling by 2 is exact, so this is 2 q^-1 U to the last bit).
+        ensure(&mut self.r, n, n);
+        ensure(&mut self.lu, n, n);
+        general_mat_mul(
+            S::from_f64(2.0),
+            &self.x,
+            &self.wv.slice(s![.., ..n]),
+            zero,
+            &mut self.r,
+        );
+        let half = S::Real::from_f64(0.5);
+        let v = &flat(&self.wv)[n * n..];
+        for ((q, &vv), &u2) in flat_mut(&mut self.lu).iter_mut().zip(v).zip(flat(&self.r)) {
+            *q = vv - u2.scale(half);
+        }
+        self.ipiv.resize(n, 0);
+        lu_factor(&mut self.lu, &mut self.ipiv)?;
+        lu_solve(&self.lu, &self.ipiv, &mut self.r)?;
+        self.r.diag_mut().mapv_inplace(|v| v + one);
+        Ok(())
     }
 
     /// `L_{r_m}(X, 2^-s E)`, the derivative of the Pade approximant at the scaled matrix (lines
-    /// 5-11 of Algorithm 6.4 and the solve of line 12), left in `work.rhs`.
+    /// 5-11 of Algorithm 6.4 and the solve of line 12), left in `work.rhs`. The scaling of `E` is
+    /// folded into the two products that read `E` (exact: a power of two).
     fn derivative(&self, e: ArrayView2<S>, work: &mut Work<S>) -> Result<()> {
         let n = self.n;
-        work.resize(n);
         let (one, zero) = (S::one(), S::zero());
-        let scale = self.scale;
-        Zip::from(&mut work.es)
-            .and(&e)
-            .for_each(|o, &v| *o = v.scale(scale));
+        let c = S::from_real(self.scale);
+        let e = if blas_layout(&e) {
+            e
+        } else {
+            ensure(&mut work.e, n, n);
+            work.e.assign(&e);
+            work.e.view()
+        };
         let Work {
-            es,
-            m,
-            t,
-            lw,
-            lu,
-            lv,
+            m: ms,
+            twv,
+            lwv,
             rhs,
+            ..
         } = work;
-        let [m2, m4, m6, m8] = m;
+        let k = powers_needed(self.m);
+        for mk in &mut ms[..k] {
+            ensure(mk, n, n);
+        }
+        ensure(lwv, n, 2 * n);
+        ensure(rhs, n, n);
         let x = &self.x;
         let p = &self.powers;
+        let [m2, m4, m6, m8] = ms;
         // M_2 = X E + E X, M_4 = X^2 M_2 + M_2 X^2, M_6 = X^4 M_2 + M_4 X^2, M_8 = X^4 M_4 + M_4 X^4:
-        // the derivatives of the even powers.
-        general_mat_mul(one, x, es, zero, m2);
-        general_mat_mul(one, es, x, one, m2);
+        // the derivatives of the even powers (in the direction 2^-s E).
+        general_mat_mul(c, x, &e, zero, m2);
+        general_mat_mul(c, &e, x, one, m2);
         if self.m >= 5 {
-            general_mat_mul(one, &p[0], m2, zero, m4);
-            general_mat_mul(one, m2, &p[0], one, m4);
+            general_mat_mul(one, &p[0], &*m2, zero, m4);
+            general_mat_mul(one, &*m2, &p[0], one, m4);
         }
         if self.m >= 7 {
-            general_mat_mul(one, &p[1], m2, zero, m6);
-            general_mat_mul(one, m4, &p[0], one, m6);
+            general_mat_mul(one, &p[1], &*m2, zero, m6);
+            general_mat_mul(one, &*m4, &p[0], one, m6);
         }
         if self.m == 9 {
-            if m8.dim() != (n, n) {
-                *m8 = Array2::zeros((n, n));
-            }
-            general_mat_mul(one, &p[1], m4, zero, m8);
-            general_mat_mul(one, m4, &p[1], one, m8);
+            general_mat_mul(one, &p[1], &*m4, zero, m8);
+            general_mat_mul(one, &*m4, &p[1], one, m8);
         }
         let b = pade_coefficients(self.m);
+        let (lw, lv) = flat_mut(lwv).split_at_mut(n * n);
         if self.m == 13 {
-            // L_W = X^6 L_W1 + M_6 W1 + L_W2,  L_V = X^6 L_Z1 + M_6 Z1 + L_Z2.
-            combine(t, &[(b[13], m6), (b[11], m4), (b[9], m2)], 0.0);
-            combine(lw, &[(b[7], m6), (b[5], m4), (b[3], m2)], 0.0);
-            general_mat_mul(one, &p[2], t, one, lw);
-            general_mat_mul(one, m6, &self.w1, one, lw);
-            combine(t, &[(b[12], m6), (b[10], m4), (b[8], m2)], 0.0);
-            combine(lv, &[(b[6], m6), (b[4], m4), (b[2], m2)], 0.0);
-            general_mat_mul(one, &p[2], t, one, lv);
-            general_mat_mul(one, m6, &self.z1, one, lv);
+            // [L_W | L_V] = X^6 [L_W1 | L_Z1] + M_6 [W1 | Z1] + [L_W2 | L_Z2].
+            ensure(twv, n, 2 * n);
+            let (tw, tv) = flat_mut(twv).split_at_mut(n * n);
+            combine(
+                n,
+                &mut [tw, tv, lw, lv],
+                &[flat(m6), flat(m4), flat(m2)],
+                &[
+                    &[b[13], b[11], b[9]],
+                    &[b[12], b[10], b[8]],
+                    &[b[7], b[5], b[3]],
+                    &[b[6], b[4], b[2]],
+                ],
+                &[0.0; 4],
+            );
+            general_mat_mul(one, &p[2], &*twv, one, lwv);
+            general_mat_mul(one, &*m6, &self.wz1, one, lwv);
         } else {
-            let ms = [&*m2, &*m4, &*m6, &*m8];
-            let k = self.m / 2;
-            let odd: Vec<(f64, &Array2<S>)> = (0..k).map(|j| (b[2 * j + 3], ms[j])).collect();
-            let even: Vec<(f64, &Array2<S>)> = (0..k).map(|j| (b[2 * j + 2], ms[j])).collect();
-            combine(lw, &odd, 0.0);
-            combine(lv, &even, 0.0);
+            let ins = [flat(m2), flat(m4), flat(m6), flat(m8)];
+            let odd: Vec<f64> = (0..k).map(|j| b[2 * j + 3]).collect();
+            let even: Vec<f64> = (0..k).map(|j| b[2 * j + 2]).collect();
+            combine(n, &mut [lw, lv], &ins[..k], &[&odd, &even], &[0.0; 2]);
         }
-        // L_U = X L_W + E W.
-        general_mat_mul(one, x, lw, zero, lu);
-        general_mat_mul(one, es, &self.w, one, lu);
-        // q L = L_p - L_q r = (L_U + L_V) + (L_U - L_V) r.
-        Zip::from(&mut *t)
-            .and(&mut *rhs)
-            .and(&*lu)
-            .and(&*lv)
-            .for_each(|t, r, &u, &v| {
-                *t = u - v;
-                *r = u + v;
-            });
-        general_mat_mul(one, t, &self.r, one, rhs);
+        // L_U = X L_W + E W, into the free M_2.
+        let lu = m2;
+        general_mat_mul(one, x, &lwv.slice(s![.., ..n]), zero, lu);
+        general_mat_mul(c, &e, &self.wv.slice(s![.., ..n]), one, lu);
+        // q L = L_p - L_q r = (L_U + L_V) + (L_U - L_V) r, with L_U - L_V in the free M_4.
+        ensure(m4, n, n);
+        let diff = m4;
+        combine(
+            n,
+            &mut [flat_mut(diff), flat_mut(rhs)],
+            &[flat(lu), &flat(lwv)[n * n..]],
+            &[&[1.0, -1.0], &[1.0, 1.0]],
+            &[0.0; 2],
+        );
+        general_mat_mul(one, &*diff, &self.r, one, rhs);
         lu_solve(&self.lu, &self.ipiv, rhs)
+    }
+}
+
+/// Buffers of one derivative evaluation, reused across calls; column-major like [`Pade`]'s.
+#[derive(Debug, Clone)]
+struct Work<S: Scalar> {
+    /// A copy of `E` when BLAS cannot read it in place.
+    e: Array2<S>,
+    /// `M_2, M_4, M_6, M_8`; `M_2` and `M_4` are reused for `L_U` and `L_U - L_V`, and by the
+    /// squaring phase.
+    m: [Array2<S>; 4],
+    /// Order 13: `[L_W1 | L_Z1]`.
+    twv: Array2<S>,
+    /// `[L_W | L_V]`.
+    lwv: Array2<S>,
+    /// The right-hand side, then the derivative.
+    rhs: Array2<S>,
+}
+
+impl<S: Scalar> Work<S> {
+    fn new() -> Self {
+        let e = || Array2::zeros((0, 0));
+        Self {
+            e: e(),
+            m: [e(), e(), e(), e()],
+            twv: e(),
+            lwv: e(),
+            rhs: e(),
+        }
     }
 }
 
@@ -717,15 +915,21 @@ impl<S: Scalar> ExpmFrechet<S> {
             return Ok(());
         };
         pade.derivative(e, work)?;
-        // L <- R_k L + L R_k with the stored squares.
-        let mut l = take(&mut work.rhs);
-        for r in &self.squares[..pade.s as usize] {
-            general_mat_mul(S::one(), r, &l, S::zero(), out);
-            general_mat_mul(S::one(), &l, r, S::one(), out);
-            std::mem::swap(&mut l, out);
+        // L <- R_k L + L R_k with the stored squares, the last step into `out`.
+        let s = pade.s as usize;
+        let Some((last, rest)) = self.squares[..s].split_last() else {
+            out.assign(&work.rhs);
+            return Ok(());
+        };
+        let (one, zero) = (S::one(), S::zero());
+        let (mut l, mut lt) = (&mut work.rhs, &mut work.m[0]);
+        for r in rest {
+            general_mat_mul(one, r, &*l, zero, &mut *lt);
+            general_mat_mul(one, &*l, r, one, &mut *lt);
+            std::mem::swap(&mut l, &mut lt);
         }
-        out.assign(&l);
-        work.rhs = l;
+        general_mat_mul(one, last, &*l, zero, out);
+        general_mat_mul(one, &*l, last, one, out);
         Ok(())
     }
 
@@ -738,10 +942,7 @@ impl<S: Scalar> ExpmFrechet<S> {
         tmp: &mut Array2<S>,
     ) -> Result<()> {
         tmp.zip_mut_with(&f.t(), |t, &v| *t = v.conj());
-        let ft = take(tmp);
-        let r = self.derivative_work(ft.view(), out, work);
-        *tmp = ft;
-        r?;
+        self.derivative_work(tmp.view(), out, work)?;
         tmp.zip_mut_with(&out.t(), |t, &v| *t = v.conj());
         std::mem::swap(tmp, out);
         Ok(())
