@@ -5,8 +5,8 @@
 use std::marker::PhantomData;
 use std::sync::Mutex;
 
+use crate::common::typed_view;
 use crate::common::{Kind, inexact_array, shape_error, to_pyerr};
-use crate::frechet::typed_view;
 use linflow::{
     CsrIndex, CsrMatrix, DenseOperator, DiaMatrix, ExpmMultiply, LinearOperator, Scalar, TimeGrid,
 };

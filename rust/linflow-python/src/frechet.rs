@@ -1,8 +1,7 @@
 //! `expm_frechet` and `expm_cond` over stacks `(..., n, n)`. The Python facade
 //! (`linflow.linalg`) broadcasts the batch dimensions and casts both arguments to one dtype.
 
-// `action.rs` imports `typed_view` from here; it lives in `common` now.
-pub(crate) use crate::common::typed_view;
+use crate::common::typed_view;
 use crate::common::{Kind, inexact_array, shape_error, to_pyerr};
 use linflow::{FrechetMethod, Scalar};
 use ndarray::{ArrayD, Ix2, IxDyn, Order};

@@ -23,13 +23,12 @@
 //! workspace, about a tenth of the call.
 
 use ndarray::linalg::general_mat_mul;
-use std::any::{Any, TypeId};
+use std::any::Any;
 use std::cell::RefCell;
 
 use ndarray::{
     Array1, Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut2, Axis, ShapeBuilder, Zip, s,
 };
-use num_complex::Complex;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
@@ -483,39 +482,14 @@ fn product<S: Scalar>(a: &Array2<S>, b: &Array2<S>) -> Array2<S> {
     general_mat_mul(S::one(), a, b, S::zero(), &mut c);
     c
 }
-/// LAPACK LU of a column-major square matrix, in place, by the recursive `?getrf2`.
-///
-/// Not `?getrf`: OpenBLAS runs it as a multithreaded pipeline (from about n = 100) whose threads
-/// busy-wait on each other, and at n = 256 on two cores that other processes also used it took
-/// 7-10 ms (best of 40) against 0.46 ms on one thread; `?getrf2` (recursive, threaded only
-/// inside its level-3 calls) took 1.3 ms there and 0.49 ms on one thread. The factors have the
-/// same form (`P A = L U`, LAPACK's `ipiv`), for [`lu_solve`].
+/// LU of a column-major square matrix, in place, by [`Scalar::getrf`] (the recursive `?getrf2`,
+/// see there why not OpenBLAS's threaded `?getrf`), for [`lu_solve`].
 fn lu_factor<S: Scalar>(q: &mut Array2<S>, ipiv: &mut [i32]) -> Result<()> {
-    let n = i32::try_from(q.nrows()).map_err(|_| Error::Lapack {
-        routine: "getrf2",
-        argument: 1,
-    })?;
+    let n = q.nrows();
     let data = q
         .as_slice_memory_order_mut()
         .expect("factor buffers are contiguous");
-    assert!(data.len() == (n as usize).pow(2) && ipiv.len() == n as usize);
-    let (ptr, piv, mut info) = (data.as_mut_ptr(), ipiv.as_mut_ptr(), 0);
-    let id = TypeId::of::<S>();
-    // SAFETY: `ptr` holds the n*n entries of a column-major matrix with leading dimension n, and
-    // `piv` n pivots, as ?getrf2 requires; S is exactly the element type of the routine called
-    // (Complex<T> and LAPACK's complex are both two T's, real part first, repr(C)).
-    unsafe {
-        if id == TypeId::of::<f64>() {
-            lapack_sys::dgetrf2_(&n, &n, ptr.cast(), &n, piv, &mut info);
-        } else if id == TypeId::of::<f32>() {
-            lapack_sys::sgetrf2_(&n, &n, ptr.cast(), &n, piv, &mut info);
-        } else if id == TypeId::of::<Complex<f64>>() {
-            lapack_sys::zgetrf2_(&n, &n, ptr.cast(), &n, piv, &mut info);
-        } else {
-            assert!(id == TypeId::of::<Complex<f32>>(), "Scalar is sealed");
-            lapack_sys::cgetrf2_(&n, &n, ptr.cast(), &n, piv, &mut info);
-        }
-    }
+    let info = S::getrf(n, data, ipiv);
     if info > 0 {
         Err(Error::Singular)
     } else if info < 0 {
