@@ -479,7 +479,10 @@ fn solve_right<S: Scalar, const N: usize>(q: Mat<S, N>, u: Mat<S, N>) -> Result<
             if f == S::zero() {
                 continue;
             }
-            for j in (k + 1)..N {
+            // Whole rows, so that the loop has a compile-time length and vectorises: the entries
+            // left of column k + 1 that this also changes are never read again (only the upper
+            // triangle of q is, and column k below the pivot is not needed after this step).
+            for j in 0..N {
                 let t = q[k][j];
                 q[i][j] -= f * t;
             }
