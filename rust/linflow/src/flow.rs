@@ -26,7 +26,8 @@
 //! for earlier ones), where the state is known best: stepping forward from a far negative time
 //! would carry the error of a large, fast-decaying component into the later states.
 //!
-//! Grids that are not uniform get one exponential per time, computed in parallel.
+//! Grids that are not uniform get one exponential per time, computed in parallel for orders up
+//! to 64 (above that one at a time, with BLAS's own threads).
 
 use ndarray::linalg::general_mat_mul;
 use ndarray::{
@@ -50,6 +51,14 @@ const SMALL: usize = 8;
 
 /// Below about this many flops a thread hand-off costs more than it saves.
 const PARALLEL_FLOPS: usize = 1 << 18;
+
+/// Largest system order whose per-time or per-block work runs in rayon's workers. Above it the
+/// work goes one item at a time on the calling thread and BLAS uses its own threads, as in
+/// [`expm_batch_into`]: OpenBLAS's threaded drivers (dgemm from about n = 150, dgetrf from about
+/// n = 100) keep tables of some MiB on the stack of the thread that calls them, which overflowed
+/// rayon's default 2 MiB workers (SIGSEGV), and BLAS threads inside rayon workers would
+/// oversubscribe the cores anyway. Below it OpenBLAS computes on the calling thread.
+const BLAS_THREADED_MIN: usize = 64;
 
 /// A grid counts as uniform when every time is within this many unit roundoffs (times the
 /// largest `|t|`) of `t_0 + k h`: `numpy.linspace` and `numpy.arange` grids stay within 4
@@ -917,7 +926,7 @@ fn sweep<S: Scalar>(
         }
     }
     let flops = m * count * n * n;
-    if flops >= PARALLEL_FLOPS && anchors > 0 {
+    if flops >= PARALLEL_FLOPS && anchors > 0 && n <= BLAS_THREADED_MIN {
         out.axis_chunks_iter_mut(Axis(1), BLOCK)
             .into_par_iter()
             .for_each(|chunk| step_chunk(b, chunk));
@@ -966,7 +975,7 @@ fn each_time<S: Scalar>(
     };
     let init = || (Expm::new(), Array2::zeros((n, n)), Array2::zeros((n, n)));
     let work_per_time = x0.nrows() * n * n + 20 * n * n * n;
-    if times.len() > 1 && times.len() * work_per_time >= PARALLEL_FLOPS {
+    if times.len() > 1 && times.len() * work_per_time >= PARALLEL_FLOPS && n <= BLAS_THREADED_MIN {
         out.axis_iter_mut(Axis(1))
             .into_par_iter()
             .zip(times.par_iter())
@@ -994,6 +1003,54 @@ mod tests {
         assert!(uniform_spacing(&[1.0_f64]).is_none());
         assert_eq!(uniform_spacing(&[2.0_f64, 2.0, 2.0]), Some(0.0));
         assert!(uniform_spacing(&[0.0_f64, 0.0, 1.0]).is_none());
+    }
+
+    /// A well-scaled dense `n x n` test matrix (norm about 1), deterministic.
+    fn dense(n: usize) -> Array2<f64> {
+        Array2::from_shape_fn((n, n), |(i, j)| {
+            ((i * 7 + j * 13) % 17) as f64 / (8.0 * n as f64) - if i == j { 0.5 } else { 0.0 }
+        })
+    }
+
+    /// Work of large matrices on rayon's default pool (2 MiB worker stacks), as a plain Rust
+    /// caller gets it: OpenBLAS's threaded drivers must not run inside rayon's workers there
+    /// (they overflowed those stacks: SIGSEGV). Checked against one exponential per time. The
+    /// caller is a thread with a main thread's 8 MiB of stack: OpenBLAS's threaded LU needs more
+    /// than the 2 MiB of a test thread on the calling thread too.
+    #[test]
+    fn large_systems_on_the_default_pool() {
+        std::thread::Builder::new()
+            .stack_size(8 << 20)
+            .spawn(large_systems)
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+
+    fn large_systems() {
+        let n = 150;
+        let a = dense(n);
+        let x0 = Array2::from_shape_fn((3, n), |(i, j)| ((i + j) % 5) as f64 - 2.0);
+        let expect = |t: f64| x0.dot(&expm(a.mapv(|v| v * t).view()).unwrap().t());
+        // Not uniform: one exponential per time (the parallel path of `each_time`).
+        let uneven = [0.0, 0.3, 0.35, 0.9, 1.7, -0.4, 2.0, 0.05];
+        let out = trajectory_many(a.view(), x0.view(), &uneven).unwrap();
+        for (k, &t) in uneven.iter().enumerate() {
+            let want = expect(t);
+            let got = out.index_axis(Axis(1), k);
+            let err = (&got - &want).iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+            assert!(err < 1e-12, "t={t} err={err}");
+        }
+        // Uniform with many states: direct anchors and the parallel block sweep.
+        let many = Array2::from_shape_fn((200, n), |(i, j)| ((i * 3 + j) % 7) as f64 - 3.0);
+        let times: Vec<f64> = (0..=100).map(|k| 0.01 * k as f64).collect();
+        let out = trajectory_many(a.view(), many.view(), &times).unwrap();
+        let want = many.dot(&expm(a.view()).unwrap().t());
+        let got = out.index_axis(Axis(1), 100);
+        let err = (&got - &want).iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+        assert!(err < 1e-11, "err={err}");
+        let b = propagators(a.view(), &[0.5, 1.0, -1.0, 2.0]).unwrap();
+        assert_eq!(b.index_axis(Axis(0), 1), expm(a.view()).unwrap());
     }
 
     #[test]
