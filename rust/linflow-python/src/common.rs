@@ -2,7 +2,7 @@
 
 use numpy::npyffi::{self, NpyTypes, PY_ARRAY_API, npy_intp};
 use numpy::{Element, PyArrayDescrMethods, PyArrayDyn, PyUntypedArray, PyUntypedArrayMethods};
-use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyMemoryError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyType;
 
@@ -34,8 +34,11 @@ pub(crate) fn to_pyerr(py: Python<'_>, err: linflow::Error) -> PyErr {
     use linflow::Error as E;
     match err {
         E::NotSquare { .. } => linalg_error(py, err.to_string()),
-        E::ShapeMismatch { .. } | E::NonFinite => PyValueError::new_err(err.to_string()),
+        E::ShapeMismatch { .. } | E::NonFinite | E::InvalidSparse { .. } => {
+            PyValueError::new_err(err.to_string())
+        }
         E::Singular => linalg_error(py, err.to_string()),
+        E::TooLarge { .. } => PyMemoryError::new_err(err.to_string()),
         _ => PyRuntimeError::new_err(err.to_string()),
     }
 }

@@ -36,7 +36,7 @@ use ndarray::{
 use num_traits::{Float, Zero};
 use rayon::prelude::*;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, try_zeros};
 use crate::expm::{Expm, expm, expm_batch_into};
 use crate::scalar::{RealScalar, Scalar};
 
@@ -225,6 +225,7 @@ impl<S: Scalar> Propagator<S> {
     /// # Errors
     ///
     /// As [`Propagator::step_many`].
+    /// [`Error::TooLarge`] if the `(m, steps + 1, n)` output cannot be allocated.
     ///
     /// # Example
     ///
@@ -239,8 +240,10 @@ impl<S: Scalar> Propagator<S> {
     /// # Ok::<(), linflow::Error>(())
     /// ```
     pub fn iterate_many(&self, x0: ArrayView2<S>, steps: usize) -> Result<Array3<S>> {
-        let count = steps.checked_add(1).ok_or_else(|| too_long(steps))?;
-        let mut out = Array3::zeros((x0.nrows(), count, x0.ncols()));
+        let count = steps.checked_add(1).ok_or_else(|| Error::TooLarge {
+            shape: vec![x0.nrows(), steps, x0.ncols()],
+        })?;
+        let mut out = try_zeros((x0.nrows(), count, x0.ncols()))?;
         self.iterate_into(x0, out.view_mut())?;
         Ok(out)
     }
@@ -291,6 +294,7 @@ impl<S: Scalar> Propagator<S> {
 ///
 /// [`Error::NotSquare`] if `a` is not square, [`Error::ShapeMismatch`] if `x0` does not have
 /// `n` entries, [`Error::NonFinite`] if `a`, `x0` or a time is not finite.
+/// [`Error::TooLarge`] if the `(m, len(times), n)` output cannot be allocated.
 ///
 /// # Example
 ///
@@ -349,7 +353,7 @@ pub fn trajectory_many<S: Scalar>(
     x0: ArrayView2<S>,
     times: &[S::Real],
 ) -> Result<Array3<S>> {
-    let mut out = Array3::zeros((x0.nrows(), times.len(), x0.ncols()));
+    let mut out = try_zeros((x0.nrows(), times.len(), x0.ncols()))?;
     trajectory_into(a, x0, times, out.view_mut())?;
     Ok(out)
 }
@@ -403,7 +407,7 @@ pub fn trajectory_into<S: Scalar>(
         uniform_grid(a, x0, &sorted, h, out.slice_mut(s![.., ..;-1, ..]))
     } else {
         // Any other order: compute in sorted order, then put each time where it was asked.
-        let mut tmp = Array3::zeros((m, times.len(), n));
+        let mut tmp = try_zeros((m, times.len(), n))?;
         uniform_grid(a, x0, &sorted, h, tmp.view_mut())?;
         for (k, &i) in order.iter().enumerate() {
             out.index_axis_mut(Axis(1), i)
@@ -450,6 +454,7 @@ pub fn flow_map<S: Scalar>(
 ///
 /// [`Error::NotSquare`] if `a` is not square, [`Error::NonFinite`] if `a` or a step is not
 /// finite.
+/// [`Error::TooLarge`] if the `(len(dts), n, n)` output cannot be allocated.
 ///
 /// # Example
 ///
@@ -464,7 +469,7 @@ pub fn flow_map<S: Scalar>(
 /// ```
 pub fn propagators<S: Scalar>(a: ArrayView2<S>, dts: &[S::Real]) -> Result<Array3<S>> {
     let n = a.nrows();
-    let mut out = Array3::zeros((dts.len(), n, a.ncols()));
+    let mut out = try_zeros((dts.len(), n, a.ncols()))?;
     propagators_into(a, dts, out.view_mut())?;
     Ok(out)
 }
@@ -500,7 +505,10 @@ pub fn propagators_into<S: Scalar>(
             found: out.shape().to_vec(),
         });
     }
-    let stack = Array3::from_shape_fn((dts.len(), n, n), |(k, i, j)| a[[i, j]].scale(dts[k]));
+    let mut stack = try_zeros((dts.len(), n, n))?;
+    for (mut m, &dt) in stack.outer_iter_mut().zip(dts) {
+        m.zip_mut_with(&a, |s, &x| *s = x.scale(dt));
+    }
     expm_batch_into(stack.view(), out)
 }
 
@@ -516,6 +524,7 @@ pub fn propagators_into<S: Scalar>(
 ///
 /// [`Error::NotSquare`] if `a` is not square, [`Error::ShapeMismatch`] if `b` does not have
 /// `n` rows, [`Error::NonFinite`] for NaN or infinity in `a`, `b` or `dt`.
+/// [`Error::TooLarge`] if the `(n + k)^2` block matrix cannot be allocated.
 ///
 /// # Example
 ///
@@ -547,7 +556,10 @@ pub fn discretize<S: Scalar>(
         return Err(Error::NonFinite);
     }
     let k = b.ncols();
-    let mut block = Array2::zeros((n + k, n + k));
+    let size = n.checked_add(k).ok_or(Error::TooLarge {
+        shape: vec![usize::MAX, usize::MAX],
+    })?;
+    let mut block = try_zeros((size, size))?;
     block.slice_mut(s![..n, ..n]).assign(&scaled(a, dt));
     block.slice_mut(s![..n, n..]).assign(&scaled(b, dt));
     let e = expm(block.view())?;
@@ -583,7 +595,7 @@ pub struct VectorField<S: Scalar> {
 /// # Errors
 ///
 /// [`Error::ShapeMismatch`] if `a` is not `2 x 2`, [`Error::NonFinite`] for NaN or infinity in
-/// `a`, the grid or `dt`.
+/// `a`, the grid or `dt`, [`Error::TooLarge`] if the meshes cannot be allocated.
 ///
 /// # Example
 ///
@@ -624,18 +636,23 @@ pub fn vector_field<S: Scalar>(
         }
     };
     let shape = (ys.len(), xs.len());
-    let x = Array2::from_shape_fn(shape, |(_, j)| xs[j]);
-    let y = Array2::from_shape_fn(shape, |(i, _)| ys[i]);
-    let arrow = |row: usize| {
-        Array2::from_shape_fn(shape, |(i, j)| {
-            map[[row, 0]] * S::from_real(xs[j]) + map[[row, 1]] * S::from_real(ys[i])
-        })
+    let mesh = |f: &dyn Fn(usize, usize) -> S::Real| -> Result<Array2<S::Real>> {
+        let mut m = try_zeros(shape)?;
+        m.indexed_iter_mut().for_each(|((i, j), v)| *v = f(i, j));
+        Ok(m)
+    };
+    let arrow = |row: usize| -> Result<Array2<S>> {
+        let mut m = try_zeros(shape)?;
+        m.indexed_iter_mut().for_each(|((i, j), v)| {
+            *v = map[[row, 0]] * S::from_real(xs[j]) + map[[row, 1]] * S::from_real(ys[i]);
+        });
+        Ok(m)
     };
     Ok(VectorField {
-        u: arrow(0),
-        v: arrow(1),
-        x,
-        y,
+        u: arrow(0)?,
+        v: arrow(1)?,
+        x: mesh(&|_, j| xs[j])?,
+        y: mesh(&|i, _| ys[i])?,
     })
 }
 
@@ -671,13 +688,6 @@ fn check_times<R: RealScalar>(times: &[R]) -> Result<()> {
         Ok(())
     } else {
         Err(Error::NonFinite)
-    }
-}
-
-fn too_long(steps: usize) -> Error {
-    Error::ShapeMismatch {
-        expected: vec![usize::MAX - 1],
-        found: vec![steps],
     }
 }
 
