@@ -37,7 +37,7 @@ use num_traits::{Float, Zero};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result, try_zeros};
-use crate::expm::{Expm, expm, expm_batch_into};
+use crate::expm::Expm;
 use crate::scalar::{RealScalar, Scalar};
 
 /// Steps between two anchors on a uniform grid: a grid point is at most `BLOCK - 1` plain steps
@@ -54,10 +54,11 @@ const PARALLEL_FLOPS: usize = 1 << 18;
 
 /// Largest system order whose per-time or per-block work runs in rayon's workers. Above it the
 /// work goes one item at a time on the calling thread and BLAS uses its own threads, as in
-/// [`expm_batch_into`]: OpenBLAS's threaded drivers (dgemm from about n = 150, dgetrf from about
-/// n = 100) keep tables of some MiB on the stack of the thread that calls them, which overflowed
-/// rayon's default 2 MiB workers (SIGSEGV), and BLAS threads inside rayon workers would
-/// oversubscribe the cores anyway. Below it OpenBLAS computes on the calling thread.
+/// [`expm_batch_into`](crate::expm::expm_batch_into): OpenBLAS's threaded drivers (dgemm from
+/// about n = 150, dgetrf from about n = 100) keep tables of some MiB on the stack of the thread
+/// that calls them, which overflowed rayon's default 2 MiB workers (SIGSEGV), and BLAS threads
+/// inside rayon workers would oversubscribe the cores anyway. Below it OpenBLAS computes on the
+/// calling thread.
 const BLAS_THREADED_MIN: usize = 64;
 
 /// A grid counts as uniform when every time is within this many unit roundoffs (times the
@@ -116,7 +117,7 @@ impl<S: Scalar> Propagator<S> {
     pub fn new(a: ArrayView2<S>, dt: S::Real) -> Result<Self> {
         check_square(a)?;
         check_times(&[dt])?;
-        let b = expm(scaled(a, dt).view())?;
+        let b = exp_scaled(a, dt)?;
         Ok(Self {
             a: a.to_owned(),
             dt,
@@ -494,7 +495,7 @@ pub fn propagators<S: Scalar>(a: ArrayView2<S>, dts: &[S::Real]) -> Result<Array
 pub fn propagators_into<S: Scalar>(
     a: ArrayView2<S>,
     dts: &[S::Real],
-    out: ArrayViewMut3<S>,
+    mut out: ArrayViewMut3<S>,
 ) -> Result<()> {
     check_square(a)?;
     check_times(dts)?;
@@ -505,11 +506,26 @@ pub fn propagators_into<S: Scalar>(
             found: out.shape().to_vec(),
         });
     }
-    let mut stack = try_zeros((dts.len(), n, n))?;
-    for (mut m, &dt) in stack.outer_iter_mut().zip(dts) {
-        m.zip_mut_with(&a, |s, &x| *s = x.scale(dt));
+    // As `expm_batch_into` on the stack of `dt_k A`, without forming that stack: each worker
+    // scales `A` into its own workspace, so the call holds the output and small per-thread
+    // buffers only.
+    let one = |work: &mut (Expm<S>, Array2<S>), (slot, &dt): (ArrayViewMut2<S>, &S::Real)| {
+        let (expm_work, scaled_a) = work;
+        exp_scaled_into(expm_work, a, dt, scaled_a, slot)
+    };
+    let init = || (Expm::new(), Array2::zeros((n, n)));
+    let serial = dts.len() < 2 || dts.len() * n * n * n < 4096 || n > BLAS_THREADED_MIN;
+    if serial {
+        let mut work = init();
+        out.outer_iter_mut()
+            .zip(dts)
+            .try_for_each(|item| one(&mut work, item))
+    } else {
+        out.axis_iter_mut(Axis(0))
+            .into_par_iter()
+            .zip(dts.par_iter())
+            .try_for_each_init(init, one)
     }
-    expm_batch_into(stack.view(), out)
 }
 
 /// The zero-order-hold discretisation of `x' = A x + B u` over the step `dt`: the pair
@@ -560,9 +576,9 @@ pub fn discretize<S: Scalar>(
         shape: vec![usize::MAX, usize::MAX],
     })?;
     let mut block = try_zeros((size, size))?;
-    block.slice_mut(s![..n, ..n]).assign(&scaled(a, dt));
-    block.slice_mut(s![..n, n..]).assign(&scaled(b, dt));
-    let e = expm(block.view())?;
+    block.slice_mut(s![..n, ..n]).assign(&a);
+    block.slice_mut(s![..n, n..]).assign(&b);
+    let e = exp_scaled(block.view(), dt)?;
     Ok((
         e.slice(s![..n, ..n]).to_owned(),
         e.slice(s![..n, n..]).to_owned(),
@@ -693,9 +709,73 @@ fn check_times<R: RealScalar>(times: &[R]) -> Result<()> {
 
 // ---------------------------------------------------------------- kernels
 
-/// `f a` for a real `f`.
-fn scaled<S: Scalar>(a: ArrayView2<S>, f: S::Real) -> Array2<S> {
-    a.mapv(|x| x.scale(f))
+/// `out = exp(t A)` with the workspaces of the caller (`scaled_a`: `n x n`), also where `t A`
+/// overflows for a finite `A` and `t`: then `exp(t A) = exp(t A / 2^k)^(2^k)` with the smallest
+/// `k` that keeps `t A / 2^k` finite (halving is exact), so huge norms give the overflow of
+/// `exp` (inf, as `expm` gives it) rather than an error about non-finite input.
+fn exp_scaled_into<S: Scalar>(
+    work: &mut Expm<S>,
+    a: ArrayView2<S>,
+    t: S::Real,
+    scaled_a: &mut Array2<S>,
+    mut out: ArrayViewMut2<S>,
+) -> Result<()> {
+    let half = <S::Real as Scalar>::from_f64(0.5);
+    let (mut f, mut k) = (t, 0u32);
+    loop {
+        scaled_a.zip_mut_with(&a, |s, &x| *s = x.scale(f));
+        if scaled_a.iter().all(|x| x.is_finite()) || !a.iter().all(|x| x.is_finite()) {
+            break;
+        }
+        // `|t| max |a_ij|` exceeds the largest float by the factor `2^excess`: start there.
+        let big = a
+            .iter()
+            .map(|x| RealScalar::to_f64(x.modulus()))
+            .fold(0.0, f64::max);
+        let largest = RealScalar::to_f64(<S::Real as Float>::max_value());
+        let excess = (big.log2() + RealScalar::to_f64(Float::abs(f)).log2() - largest.log2())
+            .ceil()
+            .max(1.0) as u32;
+        for _ in 0..excess {
+            f = f * half;
+        }
+        k += excess;
+    }
+    work.compute_into(scaled_a.view(), out.view_mut())?;
+    if k > 0 {
+        let mut tmp = Array2::zeros(scaled_a.raw_dim());
+        for _ in 0..k {
+            if out.iter().all(|x| x.is_finite()) {
+                general_mat_mul(S::one(), &out, &out, S::zero(), &mut tmp);
+            } else {
+                // An overflowed entry times an exact zero is a zero of the exact product (a
+                // zero block stays zero), not the NaN of `inf * 0`.
+                let n = out.nrows();
+                for i in 0..n {
+                    for j in 0..n {
+                        let mut acc = S::zero();
+                        for l in 0..n {
+                            let (x, y) = (out[[i, l]], out[[l, j]]);
+                            if x != S::zero() && y != S::zero() {
+                                acc += x * y;
+                            }
+                        }
+                        tmp[[i, j]] = acc;
+                    }
+                }
+            }
+            out.assign(&tmp);
+        }
+    }
+    Ok(())
+}
+
+/// `exp(t A)` (see [`exp_scaled_into`]).
+fn exp_scaled<S: Scalar>(a: ArrayView2<S>, t: S::Real) -> Result<Array2<S>> {
+    let mut out = Array2::zeros(a.raw_dim());
+    let mut scaled_a = Array2::zeros(a.raw_dim());
+    exp_scaled_into(&mut Expm::new(), a, t, &mut scaled_a, out.view_mut())?;
+    Ok(out)
 }
 
 /// `dst = src mat^T`: every row of `src` (one state) mapped by `mat`.
@@ -868,15 +948,15 @@ fn uniform_grid<S: Scalar>(
     if t == S::Real::zero() {
         out.index_axis_mut(Axis(1), base).assign(&x0);
     } else {
-        let e = expm(scaled(a, t).view())?;
+        let e = exp_scaled(a, t)?;
         map_rows(&e, x0, out.index_axis_mut(Axis(1), base));
     }
     if base + 1 < sorted.len() {
-        let b = expm(scaled(a, h).view())?;
+        let b = exp_scaled(a, h)?;
         sweep(a, h, &b, out.slice_mut(s![.., base.., ..]))?;
     }
     if base > 0 {
-        let b = expm(scaled(a, -h).view())?;
+        let b = exp_scaled(a, -h)?;
         sweep(a, -h, &b, out.slice_mut(s![.., ..=base;-1, ..]))?;
     }
     Ok(())
@@ -912,11 +992,12 @@ fn sweep<S: Scalar>(
         // start, the same bound as the plain steps inside a block, whatever the grid length.
         let levels = 1 + anchors.div_ceil(BLOCK).next_power_of_two().trailing_zeros() as usize;
         let mut work = Expm::new();
+        let mut scaled_a = Array2::zeros((n, n));
         let mut powers: Vec<Array2<S>> = Vec::with_capacity(levels);
         for q in 0..levels {
             let tau = h * S::Real::from_f64((BLOCK << q) as f64);
             let mut e = Array2::zeros((n, n));
-            work.compute_into(scaled(a, tau).view(), e.view_mut())?;
+            exp_scaled_into(&mut work, a, tau, &mut scaled_a, e.view_mut())?;
             if !e.iter().all(|x| x.is_finite()) {
                 // Past this power the exponential overflows (a growing mode); longer anchor
                 // chains of the finite powers still reach every anchor.
@@ -958,7 +1039,7 @@ fn direct_anchors(m: usize, n: usize) -> bool {
 /// Whether `exp(t A)` is finite: past that the direct anchors would overflow (a growing mode)
 /// where the tree of powers falls back to the finite ones.
 fn exp_is_finite<S: Scalar>(a: ArrayView2<S>, t: S::Real) -> Result<bool> {
-    Ok(expm(scaled(a, t).view())?.iter().all(|x| x.is_finite()))
+    Ok(exp_scaled(a, t)?.iter().all(|x| x.is_finite()))
 }
 
 /// A grid that is not uniform: one exponential per time, `out[:, k] = x0 exp(t_k A)^T`.
@@ -978,8 +1059,7 @@ fn each_time<S: Scalar>(
             return Ok(());
         }
         let (expm_work, scaled_a, e) = work;
-        scaled_a.zip_mut_with(&a, |s, &x| *s = x.scale(t));
-        expm_work.compute_into(scaled_a.view(), e.view_mut())?;
+        exp_scaled_into(expm_work, a, t, scaled_a, e.view_mut())?;
         map_rows(e, x0, slot);
         Ok(())
     };
@@ -1001,7 +1081,32 @@ fn each_time<S: Scalar>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::expm::expm;
     use ndarray::array;
+
+    /// Where `t A` overflows for a finite `A` and `t`, the result is the overflow of `exp`, not
+    /// an error about non-finite input; finite where `exp(t A)` is.
+    #[test]
+    fn overflowing_time_steps() {
+        let big = f64::MAX;
+        let x = trajectory(array![[big]].view(), array![1.0].view(), &[0.0, 2.0, -2.0]).unwrap();
+        assert_eq!(x.column(0).to_vec(), vec![1.0, f64::INFINITY, 0.0]);
+        // Upper triangular: exp(2 [[-c, 1], [0, 1]]) = [[0, (e^2 - e^(-2c)) / (1 + c)], [0, e^2]].
+        let p = Propagator::new(array![[-big, 1.0], [0.0, 1.0]].view(), 2.0).unwrap();
+        let e2 = 2f64.exp();
+        assert_eq!(p.matrix()[[0, 0]], 0.0);
+        assert!(
+            (p.matrix()[[1, 1]] - e2).abs() < 1e-15 * e2,
+            "{}",
+            p.matrix()
+        );
+        assert!(p.matrix()[[0, 1]].abs() < 1e-300, "{}", p.matrix());
+        let b = propagators(array![[big, 0.0], [0.0, -big]].view(), &[0.5, 3.0]).unwrap();
+        assert_eq!(b[[1, 0, 0]], f64::INFINITY);
+        assert_eq!(b[[1, 1, 1]], 0.0);
+        let (ad, _) = discretize(array![[-big]].view(), array![[1.0]].view(), 4.0).unwrap();
+        assert_eq!(ad[[0, 0]], 0.0);
+    }
 
     #[test]
     fn uniform_detection() {
