@@ -951,12 +951,19 @@ fn uniform_grid<S: Scalar>(
         let e = exp_scaled(a, t)?;
         map_rows(&e, x0, out.index_axis_mut(Axis(1), base));
     }
-    if base + 1 < sorted.len() {
-        let b = exp_scaled(a, h)?;
+    let step = |dt: S::Real, needed: bool| needed.then(|| exp_scaled(a, dt)).transpose();
+    let forward = step(h, base + 1 < sorted.len())?;
+    let backward = step(-h, base > 0)?;
+    let finite = |b: &Option<Array2<S>>| b.iter().flatten().all(|x| x.is_finite());
+    if !finite(&forward) || !finite(&backward) {
+        // A step overflows: stepping would carry inf * 0 = NaN into states whose exact values
+        // are finite. One exponential per time instead.
+        return each_time(a, x0, sorted, out);
+    }
+    if let Some(b) = forward {
         sweep(a, h, &b, out.slice_mut(s![.., base.., ..]))?;
     }
-    if base > 0 {
-        let b = exp_scaled(a, -h)?;
+    if let Some(b) = backward {
         sweep(a, -h, &b, out.slice_mut(s![.., ..=base;-1, ..]))?;
     }
     Ok(())
