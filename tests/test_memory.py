@@ -76,7 +76,7 @@ REPEATS = [
         "expm_multiply CSR 2000, grid of 5",
         "import scipy.sparse; a = scipy.sparse.diags([1.0, -2.0, 1.0], [-1, 0, 1], shape=(2000, 2000), format='csr') * 50; b = np.ones((2000, 2))",
         "linflow.expm_multiply(a, b, start=0, stop=1, num=5)",
-        1000,
+        300,
         16 * MB,
     ),
     Repeat("expm_frechet 3x3", "a = rng.standard_normal((3, 3)); e = rng.standard_normal((3, 3))", "linflow.expm_frechet(a, e)", 50_000, 4 * MB),
