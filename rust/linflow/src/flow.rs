@@ -737,7 +737,7 @@ fn exp_scaled_into<S: Scalar>(
             .ceil()
             .max(1.0) as u32;
         for _ in 0..excess {
-            f = f * half;
+            f *= half;
         }
         k += excess;
     }
