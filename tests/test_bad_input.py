@@ -64,7 +64,25 @@ class Shape:
 
 @dataclass(frozen=True)
 class Returns:
-    """Any result of the argument's shape, without an exception (huge norms: inf and NaN allowed)."""
+    """Any result of the target's result shapes, without an exception (huge norms: inf and NaN
+    allowed)."""
+
+
+@dataclass(frozen=True)
+class Bug:
+    """A known defect, reported and not yet fixed (the test is skipped, because the call hangs
+    or gives the wrong outcome): ``what`` describes it in the README table."""
+
+    what: str
+
+
+@dataclass(frozen=True)
+class Close:
+    """The result of ``reference()`` (another way to ask for the same numbers, e.g. a dense
+    matrix for a sparse one) to a relative ``rtol``, in the same dtype and shape."""
+
+    reference: Callable[[], Any]
+    rtol: float = 1e-12
 
 
 # ------------------------------------------------------------------ the functions under test
@@ -92,24 +110,14 @@ class Target:
     outcomes: dict[str, Any] = field(default_factory=dict)
     # The target's own cases (second arguments, keywords): (case id, call, outcome).
     extra_cases: tuple[tuple[str, Callable[[], Any], Any], ...] = ()
+    # The shapes of the result's arrays for an argument of shape `s` (default: `s`).
+    result_shapes: Callable[[tuple[int, ...]], list[tuple[int, ...]]] = lambda s: [s]
+    # The matrix orders the cases are built with (ORDERS).
+    orders: tuple[int, ...] = (3, 40)
 
     def __str__(self) -> str:
         return self.name
 
-
-TARGETS = [
-    Target("expm", linflow.expm, batched=True, shape_error=np.linalg.LinAlgError, scalar_ok=True),
-    # Plug-in rows for the functions of the other issues, once they land (tests/README.md):
-    # Target("propagator", lambda a: linflow.propagator(a, 0.5), ...),
-    # Target("trajectory", lambda a: linflow.trajectory(a, np.ones(order(a)), [0.0, 0.5]), ...),
-    # Target("flow_map", lambda a: linflow.flow_map(a, np.ones((3, order(a))), 0.5), ...),
-    # Target("discretize", lambda a: linflow.discretize(a, np.ones((order(a), 1)), 0.5), ...),
-    # Target("expm_frechet", lambda a: linflow.expm_frechet(a, np.ones(np.shape(a))), ...),
-    # Target("expm_cond", linflow.expm_cond, ...),
-    # Target("expm_multiply", lambda a: linflow.expm_multiply(a, np.ones(order(a))), ...),
-    # Target("LinearSystem", lambda a: linflow.LinearSystem(a).propagator(0.5).matrix, ...),
-    # and for 2x2 systems only: Target("vector_field", linflow.vector_field, ...).
-]
 
 # ------------------------------------------------------------------ the inputs
 
@@ -279,11 +287,273 @@ CASES = [
     Case("huge-int64", "`iinfo(int64).max` everywhere", lambda n: np.full((n, n), np.iinfo(np.int64).max), Returns()),
 ]
 
+# ------------------------------------------------------------------ the functions and their own cases
+
+
+def ones32(*shape: int) -> np.ndarray:
+    """Ones in float32: as a second array of a flow function it leaves the dtype to ``a`` (the
+    binding promotes float32 with any of the four computed dtypes to that dtype)."""
+    return np.ones(shape, dtype=np.float32)
+
+
+def ones_bool(*shape: int) -> np.ndarray:
+    """Ones in bool: numpy's promotion of bool with any dtype is that dtype, so a bool second
+    array of ``expm_frechet`` or ``expm_multiply`` leaves the computed dtype to the other one."""
+    return np.ones(shape, dtype=bool)
+
+
+def fixed_bool(n: int) -> np.ndarray:
+    """A fixed bool ``n x n`` matrix (a dtype-neutral ``A`` for the cases of the other argument)."""
+    return np.random.default_rng(7 + n).standard_normal((n, n)) > 0.3
+
+
+UNEVEN = [0.0, 0.3, 1.1, -0.5]
+UNIFORM = np.linspace(-0.5, 1.5, 70)
+
+
+def system_calls(a: Any) -> tuple[np.ndarray, ...]:
+    """LinearSystem: the constructor and the methods that take arrays."""
+    s = linflow.LinearSystem(a)
+    n = order(a)
+    return s.propagator(0.5).matrix, s.trajectory(ones32(n), UNEVEN), s.flow_map(ones32(2, n), 0.5)
+
+
+def propagator_calls(a: Any) -> tuple[np.ndarray, ...]:
+    """Propagator: the constructor, step (one state, then 3 steps of a stack) and iterate."""
+    p = linflow.Propagator(a, 0.5)
+    n = order(a)
+    return p.matrix, p.step(ones32(n)), p.step(ones32(2, n), steps=3), p.iterate(ones32(n), 40)
+
+
+def field_arrows(a: Any) -> tuple[np.ndarray, ...]:
+    """vector_field's arrows (its grid is linspace's float64 whatever the dtype of ``a``)."""
+    f = linflow.vector_field(a, num=4, dt=0.5)
+    return f.u, f.v
+
+
+def last(s: tuple[int, ...]) -> int:
+    return s[-1] if s else 1
+
+
+def _sparse(a: Any, fmt: str) -> Any:
+    import scipy.sparse
+
+    return scipy.sparse.coo_array(np.asarray(a)).asformat(fmt)
+
+
+def _operator(a: Any, **kw: Any) -> Any:
+    import scipy.sparse.linalg
+
+    return scipy.sparse.linalg.aslinearoperator(np.asarray(a), **kw)
+
+
+def _nan_operator(n: int) -> Any:
+    import scipy.sparse.linalg
+
+    def mv(x: np.ndarray) -> np.ndarray:
+        return np.full(x.shape, np.nan)
+
+    return scipy.sparse.linalg.LinearOperator((n, n), matvec=mv, rmatvec=mv, matmat=mv, rmatmat=mv, dtype=np.float64)
+
+
+A3 = np.array([[-0.5, 1.0, 0.0], [-1.0, -0.5, 0.2], [0.0, 0.3, -0.1]])
+A128 = np.random.default_rng(128).standard_normal((128, 128)) / 128**0.5
+TIMES128 = np.sort(np.random.default_rng(1).uniform(-2.0, 2.0, 12))
+
+
+def expm_ref(a: np.ndarray) -> np.ndarray:
+    return scipy.linalg.expm(a)
+
+X3 = np.array([1.0, -2.0, 0.5])
+LAP = np.diag(-2.0 * np.ones(30)) + np.diag(np.ones(29), 1) + np.diag(np.ones(29), -1)
+SHAPE_E = ValueError
+T4 = [0.0, 1.0, 0.25, 3.0]
+
+
+def _flow_extras(name: str, call3: Callable[..., Any], shape: tuple[int, ...]) -> tuple[tuple[str, Callable[[], Any], Any], ...]:
+    """Cases of the state argument shared by trajectory, flow_map and Propagator.step."""
+    return (
+        (f"{name}-wrong-length", lambda: call3(np.ones(4)), Raises(ValueError, "shape")),
+        (f"{name}-scalar", lambda: call3(1.0), Raises(ValueError)),
+        (f"{name}-NaN", lambda: call3(np.array([1.0, np.nan, 0.0])), Raises(ValueError, "infs or NaNs")),
+        (f"{name}-inf-float32", lambda: call3(np.float32([1.0, np.inf, 0.0])), Raises(ValueError, "infs or NaNs")),
+        (f"{name}-object", lambda: call3(np.ones(3, dtype=object)), UNSUPPORTED),
+        (f"{name}-str", lambda: call3(["a", "b", "c"]), UNSUPPORTED),
+        (f"{name}-list", lambda: call3([1.0, -2.0, 0.5]), Close(lambda: call3(X3), 0.0)),
+        (f"{name}-negative-strides", lambda: call3(np.array([0.5, 0, -2.0, 0, 1.0])[::-2]), Close(lambda: call3(X3), 0.0)),
+        (f"{name}-read-only", lambda: call3(read_only(X3)), Close(lambda: call3(X3), 0.0)),
+        (f"{name}-big-endian", lambda: call3(X3.astype(">f8")), Close(lambda: call3(X3), 0.0)),
+        (f"{name}-stack-Fortran", lambda: call3(np.asfortranarray(np.stack([X3, 2 * X3]))), Close(lambda: call3(np.stack([X3, 2 * X3])), 0.0)),
+        (f"{name}-complex64-promotes", lambda: call3(X3.astype(np.complex64)), Close(lambda: call3(X3.astype(np.complex128)), 0.0)),
+        (f"{name}-huge", lambda: call3(np.full(3, 1e308)), Shape(shape, np.float64)),
+    )
+
+
+# numpy.asarray(None) and asarray("abc") are 0-d: the shape check of the scipy-shaped wrappers
+# comes first.
+ASARRAY_FIRST = {"None": Raises(ValueError), "string": Raises(ValueError)}
+# The Taylor steps of expm_multiply grow as ||A||_1 (s = ||A||_1 / theta_m): about 1e300 steps.
+ACTION_HANGS = {
+    c: Bug("hangs (about ||A||_1 / 10 Taylor steps; scipy hangs too)")
+    for c in ("huge-entries", "largest-float", "-largest-float", "largest-float32", "huge-int64")
+}
+
+TARGETS = [
+    Target("expm", linflow.expm, batched=True, shape_error=np.linalg.LinAlgError, scalar_ok=True),
+    # ---- flows (issue 4): a square 2-D `a`, ValueError for any other shape
+    Target("propagator", lambda a: linflow.propagator(a, 0.5), batched=False, shape_error=ValueError, scalar_ok=False,
+           extra_cases=(
+               ("dt-steps-empty", lambda: linflow.propagator(A3, []), Shape((0, 3, 3), np.float64)),
+               ("dt-2-D", lambda: linflow.propagator(A3, [[0.5]]), Raises(ValueError, "1-D")),
+               ("dt-NaN", lambda: linflow.propagator(A3, np.nan), Raises(ValueError, "infs or NaNs")),
+               ("dt-inf-in-steps", lambda: linflow.propagator(A3, [0.5, np.inf]), Raises(ValueError, "infs or NaNs")),
+               ("dt-complex", lambda: linflow.propagator(A3, 0.5j), Raises(TypeError, "real")),
+               ("dt-str", lambda: linflow.propagator(A3, "0.5"), Raises(TypeError, "real")),
+               ("dt-None", lambda: linflow.propagator(A3, None), Raises(TypeError, "real")),
+               ("dt-int", lambda: linflow.propagator(A3, 2), Close(lambda: linflow.propagator(A3, 2.0), 0.0)),
+               ("dt-huge", lambda: linflow.propagator(-np.eye(3), 1e308), Close(lambda: np.zeros((3, 3)), 0.0)),
+               ("dt-overflowing-product", lambda: linflow.propagator(np.diag([1e308, -1e308, 0.0]), 4.0), Close(lambda: np.diag([np.inf, 0.0, 1.0]), 0.0)),
+           )),
+    Target("propagator (steps)", lambda a: linflow.propagator(a, [0.5, 0.0, -1.0]), batched=False, shape_error=ValueError, scalar_ok=False,
+           result_shapes=lambda s: [(3, *s)]),
+    Target("trajectory", lambda a: linflow.trajectory(a, ones32(order(a)), UNEVEN), batched=False, shape_error=ValueError, scalar_ok=False,
+           result_shapes=lambda s: [(4, last(s))],
+           extra_cases=(
+               *_flow_extras("x0", lambda x: linflow.trajectory(A3, x, T4), (4, 3)),
+               ("x0-empty-batch", lambda: linflow.trajectory(A3, np.ones((0, 3)), T4), Shape((0, 4, 3), np.float64)),
+               ("x0-batch-4-D", lambda: linflow.trajectory(A3, np.ones((2, 1, 2, 3)), T4), Shape((2, 1, 2, 4, 3), np.float64)),
+               ("t-empty", lambda: linflow.trajectory(A3, X3, []), Shape((0, 3), np.float64)),
+               ("t-one-time", lambda: linflow.trajectory(A3, X3, [0.7]), Close(lambda: (linflow.expm(0.7 * A3) @ X3)[None], 1e-14)),
+               ("t-repeated", lambda: linflow.trajectory(A3, X3, [0.7, 0.7, 0.7]), Close(lambda: np.tile(linflow.expm(0.7 * A3) @ X3, (3, 1)), 1e-14)),
+               ("t-scalar", lambda: linflow.trajectory(A3, X3, 0.5), Raises(ValueError, "1-D")),
+               ("t-2-D", lambda: linflow.trajectory(A3, X3, np.ones((2, 2))), Raises(ValueError, "1-D")),
+               ("t-NaN", lambda: linflow.trajectory(A3, X3, [0.0, np.nan]), Raises(ValueError, "infs or NaNs")),
+               ("t-inf", lambda: linflow.trajectory(A3, X3, [np.inf, 0.0]), Raises(ValueError, "infs or NaNs")),
+               ("t-complex", lambda: linflow.trajectory(A3, X3, [0.5j]), Raises(TypeError, "real")),
+               ("t-str", lambda: linflow.trajectory(A3, X3, ["a"]), Raises(TypeError, "real")),
+               ("t-negative-strides", lambda: linflow.trajectory(A3, X3, np.repeat(T4, 2)[::-2]), Close(lambda: linflow.trajectory(A3, X3, T4[::-1]), 0.0)),
+               ("t-huge", lambda: linflow.trajectory(-np.eye(3), X3, [0.0, 1e308]), Close(lambda: np.stack([X3, 0 * X3]), 0.0)),
+               ("t-overflowing-product", lambda: linflow.trajectory(np.diag([1e308, -1e308, 0.0]), np.ones(3), [2.0, -2.0]), Close(lambda: np.array([[np.inf, 0.0, 1.0], [0.0, np.inf, 1.0]]), 0.0)),
+               ("uneven-grid-128x128", lambda: linflow.trajectory(A128, np.ones((2, 128)), TIMES128), Close(lambda: np.stack([[expm_ref(t * A128) @ np.ones(128)] * 2 for t in TIMES128], axis=1), 1e-12)),
+           )),
+    Target("trajectory (uniform grid)", lambda a: linflow.trajectory(a, ones32(3, order(a)), UNIFORM), batched=False, shape_error=ValueError,
+           scalar_ok=False, result_shapes=lambda s: [(3, 70, last(s))]),
+    Target("flow_map", lambda a: linflow.flow_map(a, ones32(3, order(a)), 0.5), batched=False, shape_error=ValueError, scalar_ok=False,
+           result_shapes=lambda s: [(3, last(s))],
+           extra_cases=(
+               *_flow_extras("points", lambda x: linflow.flow_map(A3, x, 0.5), (3,)),
+               ("dt-NaN", lambda: linflow.flow_map(A3, X3, np.nan), Raises(ValueError, "infs or NaNs")),
+               ("dt-array", lambda: linflow.flow_map(A3, X3, [0.5, 1.0]), Raises((ValueError, TypeError))),
+           )),
+    Target("discretize", lambda a: linflow.discretize(a, ones32(order(a), 2), 0.5), batched=False, shape_error=ValueError, scalar_ok=False,
+           result_shapes=lambda s: [s, (last(s), 2)],
+           extra_cases=(
+               ("b-wrong-rows", lambda: linflow.discretize(A3, np.ones((4, 1)), 0.5), Raises(ValueError, "shape")),
+               ("b-1-D", lambda: linflow.discretize(A3, np.ones(3), 0.5), Close(lambda: (lambda ad, bd: (ad, bd[:, 0]))(*linflow.discretize(A3, np.ones((3, 1)), 0.5)), 0.0)),
+               ("b-no-inputs", lambda: linflow.discretize(A3, np.ones((3, 0)), 0.5), Close(lambda: (linflow.propagator(A3, 0.5), np.ones((3, 0))), 1e-14)),
+               ("b-NaN", lambda: linflow.discretize(A3, [[1.0], [np.nan], [0.0]], 0.5), Raises(ValueError, "infs or NaNs")),
+               ("b-object", lambda: linflow.discretize(A3, np.ones((3, 1), dtype=object), 0.5), UNSUPPORTED),
+               ("b-negative-strides", lambda: linflow.discretize(A3, np.ones((6, 2))[::-2], 0.5), Close(lambda: linflow.discretize(A3, np.ones((3, 2)), 0.5), 0.0)),
+               ("dt-inf", lambda: linflow.discretize(A3, np.ones((3, 1)), np.inf), Raises(ValueError, "infs or NaNs")),
+           )),
+    Target("Propagator", propagator_calls, batched=False, shape_error=ValueError, scalar_ok=False,
+           result_shapes=lambda s: [s, (last(s),), (2, last(s)), (41, last(s))],
+           extra_cases=(
+               *_flow_extras("x", lambda x: linflow.Propagator(A3, 0.5).step(x), (3,)),
+               ("steps-float", lambda: linflow.Propagator(A3, 0.5).step(X3, 1.5), Raises(TypeError)),
+               ("iterate-negative", lambda: linflow.Propagator(A3, 0.5).iterate(X3, -1), Raises(ValueError)),
+               ("iterate-too-long", lambda: linflow.Propagator(A3, 0.5).iterate(X3, 2**62), Raises((MemoryError, ValueError), "too big|memory")),
+               ("dt-NaN", lambda: linflow.Propagator(A3, np.nan), Raises(ValueError)),
+               ("dt-array", lambda: linflow.Propagator(A3, [0.5]), Raises((ValueError, TypeError))),
+           )),
+    Target("LinearSystem", system_calls, batched=False, shape_error=ValueError, scalar_ok=False,
+           result_shapes=lambda s: [s, (4, last(s)), (2, last(s))]),
+    # 2x2 systems only: every other order is the shape error.
+    Target("vector_field", field_arrows, batched=False, shape_error=ValueError, scalar_ok=False, orders=(2,),
+           result_shapes=lambda s: [(4, 4), (4, 4)],
+           outcomes={"empty": SHAPE, "empty-int": SHAPE, "empty-float32": SHAPE},
+           extra_cases=(
+               ("3x3", lambda: linflow.vector_field(A3), Raises(ValueError)),
+               ("dt-NaN", lambda: linflow.vector_field(A3[:2, :2], dt=np.nan), Raises(ValueError)),
+               ("xlim-inf", lambda: linflow.vector_field(A3[:2, :2], xlim=(0.0, np.inf)), Raises(ValueError)),
+           )),
+    # ---- Frechet derivative and condition number (issue 5): stacks, ValueError for shapes
+    Target("expm_frechet", lambda a: linflow.expm_frechet(a, ones_bool(*np.shape(a))), batched=True, shape_error=ValueError, scalar_ok=False,
+           result_shapes=lambda s: [s, s], outcomes=ASARRAY_FIRST,
+           extra_cases=(
+               ("E-mismatched", lambda: linflow.expm_frechet(A3, np.ones((2, 2))), Raises(ValueError, "same shape")),
+               ("E-batch-mismatched", lambda: linflow.expm_frechet(np.stack([A3] * 2), np.stack([A3] * 3)), Raises(ValueError)),
+               ("E-broadcast-batch", lambda: linflow.expm_frechet(np.stack([A3, -A3]), np.eye(3)), Shape((2, 3, 3), np.float64)),
+               ("E-NaN", lambda: linflow.expm_frechet(A3, with_value(A3, (0, 0), np.nan)), NON_FINITE),
+               ("check_finite=False-NaN", lambda: linflow.expm_frechet(with_value(A3, (1, 1), np.nan), A3, check_finite=False), NON_FINITE),
+               ("method-unknown", lambda: linflow.expm_frechet(A3, A3, method="nope"), Raises(ValueError, "nope")),
+               ("blockEnlarge", lambda: linflow.expm_frechet(A3, A3, method="blockEnlarge"), Close(lambda: linflow.expm_frechet(A3, A3), 1e-13)),
+               ("compute_expm=False", lambda: linflow.expm_frechet(A3, A3, compute_expm=False), Close(lambda: linflow.expm_frechet(A3, A3)[1], 0.0)),
+           )),
+    Target("expm_frechet (E)", lambda e: linflow.expm_frechet(fixed_bool(order(e)), e), batched=False, shape_error=ValueError, scalar_ok=False,
+           result_shapes=lambda s: [s, s],
+           outcomes={"empty": Shape(None, np.float64), **ASARRAY_FIRST}),
+    Target("expm_cond", linflow.expm_cond, batched=True, shape_error=ValueError, scalar_ok=False,
+           result_shapes=lambda s: [s[:-2]],
+           outcomes={
+               **ASARRAY_FIRST,
+               "stack-too-large-for-memory": Bug("hangs (computes 2**40 condition numbers: the core collects them before allocating)"),
+               **{c: Bug("`ValueError` (infs or NaNs) for finite input whose exp overflows") for c in ("huge-entries", "largest-float32", "huge-int64", "float16-largest")},
+           },
+           extra_cases=(
+               ("check_finite=False-NaN", lambda: linflow.expm_cond(with_value(A3, (1, 1), np.nan), check_finite=False), NON_FINITE),
+               ("empty-is-NaN", lambda: np.isnan(linflow.expm_cond(np.ones((0, 0)))), Shape((), np.bool_)),
+           )),
+    # ---- action of expm (issue 5): dense, scipy.sparse and LinearOperator `A`; `B` (n,) or (n, k)
+    Target("expm_multiply", lambda a: linflow.expm_multiply(a, ones_bool(order(a))), batched=False, shape_error=ValueError, scalar_ok=False,
+           result_shapes=lambda s: [(last(s),)], outcomes={**ASARRAY_FIRST, **ACTION_HANGS},
+           extra_cases=(
+               *(
+                   (f"sparse-{fmt}", lambda fmt=fmt: linflow.expm_multiply(_sparse(LAP, fmt), X3.repeat(10)), Close(lambda: linflow.expm_multiply(LAP, X3.repeat(10))))
+                   for fmt in ("csr", "csc", "coo", "dia", "bsr", "lil", "dok")
+               ),
+               ("sparse-int", lambda: linflow.expm_multiply(_sparse(LAP.astype(np.int8), "csr"), X3.repeat(10)), Close(lambda: linflow.expm_multiply(LAP, X3.repeat(10)))),
+               ("sparse-bool", lambda: linflow.expm_multiply(_sparse(LAP > 0, "csr"), X3.repeat(10)), Close(lambda: linflow.expm_multiply(LAP > 0, X3.repeat(10)))),
+               ("sparse-float32", lambda: linflow.expm_multiply(_sparse(LAP.astype(np.float32), "csr"), X3.repeat(10).astype(np.float32)), Close(lambda: linflow.expm_multiply(LAP.astype(np.float32), X3.repeat(10).astype(np.float32)), 1e-5)),
+               ("sparse-complex", lambda: linflow.expm_multiply(_sparse(1j * LAP, "csr"), X3.repeat(10)), Close(lambda: linflow.expm_multiply(1j * LAP, X3.repeat(10)))),
+               ("sparse-NaN", lambda: linflow.expm_multiply(_sparse(with_value(LAP, (0, 0), np.nan), "csr"), X3.repeat(10)), NON_FINITE),
+               ("sparse-inf-DIA", lambda: linflow.expm_multiply(_sparse(with_value(LAP, (0, 0), np.inf), "dia"), X3.repeat(10)), NON_FINITE),
+               ("sparse-non-square", lambda: linflow.expm_multiply(_sparse(np.ones((3, 4)), "csr"), X3), Raises(ValueError, "square")),
+               ("sparse-empty", lambda: linflow.expm_multiply(_sparse(np.ones((0, 0)), "csr"), np.ones(0)), Shape((0,), np.float64)),
+               ("sparse-B", lambda: linflow.expm_multiply(LAP, _sparse(np.eye(30)[:, :2], "csr")), Close(lambda: linflow.expm_multiply(LAP, np.eye(30)[:, :2]), 0.0)),
+               ("operator", lambda: linflow.expm_multiply(_operator(LAP), X3.repeat(10), traceA=-60.0), Close(lambda: linflow.expm_multiply(LAP, X3.repeat(10)))),
+               ("operator-non-square", lambda: linflow.expm_multiply(_operator(np.ones((3, 4))), X3), Raises(ValueError, "square")),
+               ("operator-giving-NaN", lambda: linflow.expm_multiply(_nan_operator(3), X3, traceA=0.0), Shape((3,), np.float64)),
+               ("B-wrong-length", lambda: linflow.expm_multiply(A3, np.ones(4)), Raises(ValueError, "incompatible")),
+               ("B-3-D", lambda: linflow.expm_multiply(A3, np.ones((3, 1, 1))), Raises(ValueError)),
+               ("B-NaN", lambda: linflow.expm_multiply(A3, [1.0, np.nan, 0.0]), NON_FINITE),
+               ("B-object", lambda: linflow.expm_multiply(A3, np.ones(3, dtype=object)), Raises(TypeError)),
+               ("B-no-columns", lambda: linflow.expm_multiply(A3, np.ones((3, 0))), Shape((3, 0), np.float64)),
+               ("num-1", lambda: linflow.expm_multiply(A3, X3, start=0, stop=1, num=1), Raises(ValueError)),
+               ("start-NaN", lambda: linflow.expm_multiply(A3, X3, start=np.nan, stop=1, num=3), Raises(ValueError)),
+               ("stop-inf", lambda: linflow.expm_multiply(A3, X3, start=0, stop=np.inf, num=3), Raises(ValueError)),
+               ("traceA-NaN", lambda: linflow.expm_multiply(A3, X3, traceA=np.nan), Raises(ValueError)),
+               ("huge-norm", lambda: linflow.expm_multiply(np.diag([1e308, -1e308, 0.0]), np.ones(3)), ACTION_HANGS["huge-entries"]),
+           )),
+    Target("expm_multiply (grid)", lambda a: linflow.expm_multiply(a, ones_bool(order(a), 2), start=-0.5, stop=1.0, num=5), batched=False,
+           shape_error=ValueError, scalar_ok=False, result_shapes=lambda s: [(5, last(s), 2)], outcomes={**ASARRAY_FIRST, **ACTION_HANGS}),
+    # The cases as `B` (an (n, k) matrix of n rows is a valid B: shapes that are errors for `A`
+    # are results here).
+    Target("expm_multiply (B)", lambda b: linflow.expm_multiply(fixed_bool(np.shape(b)[0] if np.ndim(b) else 1), b), batched=False,
+           shape_error=ValueError, scalar_ok=False,
+           outcomes={
+               "1-D": Same(), "1-D-one-element": Same(), "1-D-empty": Shape(None, np.float64), "non-square": Same(),
+               "non-square-empty": Shape(None, np.float64), **ASARRAY_FIRST,
+           }),
+]
+
+
 CASE_IDS = [c.id for c in CASES]
 assert len(set(CASE_IDS)) == len(CASE_IDS), "case ids must be unique"
 
-# Matrix orders: the fixed-size kernels (3) and the BLAS path with the GIL released (40).
-ORDERS = [3, 40]
+# Matrix orders (a target's default): the fixed-size kernels (3) and the BLAS path with the GIL
+# released (40).
+ORDERS = (3, 40)
 
 
 def pairs():
@@ -291,7 +561,7 @@ def pairs():
         for case in CASES:
             if case.batch and not target.batched:
                 continue
-            for n in ORDERS:
+            for n in target.orders:
                 yield pytest.param(target, case, n, id=f"{target}-{case.id}-n{n}")
 
 
@@ -333,6 +603,8 @@ def bit_equal(got: np.ndarray, want: np.ndarray) -> None:
 
 
 def check_outcome(target: Target, arg: Any, outcome: Any, call: Callable[[], Any]) -> None:
+    if isinstance(outcome, Bug):
+        pytest.skip(f"known defect: {outcome.what}")
     if isinstance(outcome, Raises):
         exc = target.shape_error if outcome.exc == "shape" else outcome.exc
         with pytest.raises(exc, match=outcome.match):
@@ -351,10 +623,14 @@ def check_outcome(target: Target, arg: Any, outcome: Any, call: Callable[[], Any
             assert g.dtype == outcome.dtype
             bit_equal(g, w)
     elif isinstance(outcome, Shape):
-        shape = np.shape(arg) if outcome.shape is None else outcome.shape
-        assert [(g.shape, g.dtype) for g in got] == [(shape, np.dtype(outcome.dtype))]
+        shapes = target.result_shapes(np.shape(arg)) if outcome.shape is None else [outcome.shape] * len(got)
+        assert [(g.shape, g.dtype) for g in got] == [(shape, np.dtype(outcome.dtype)) for shape in shapes]
     elif isinstance(outcome, Returns):
-        assert all(g.shape == np.shape(arg) for g in got)
+        assert [g.shape for g in got] == target.result_shapes(np.shape(arg))
+    elif isinstance(outcome, Close):
+        for g, w in zip(got, arrays_of(outcome.reference()), strict=True):
+            assert type(g) is np.ndarray and g.dtype == w.dtype and g.shape == w.shape
+            assert np.allclose(g, w, rtol=outcome.rtol, atol=0), (g, w)
     else:
         raise AssertionError(f"unknown outcome {outcome!r}")
 
@@ -363,7 +639,7 @@ def check_outcome(target: Target, arg: Any, outcome: Any, call: Callable[[], Any
 def test_bad_input(target: Target, case: Case, n: int) -> None:
     arg = case.build(n)
     outcome = target.outcomes.get(case.id, case.expect)
-    if case.id in ("scalar", "0-d-array", "1-D-one-element") and not target.scalar_ok:
+    if case.id in ("scalar", "0-d-array", "1-D-one-element") and not target.scalar_ok and case.id not in target.outcomes:
         outcome = SHAPE
     before = snapshot(arg)
     check_outcome(target, arg, outcome, lambda: target.call(arg))
@@ -500,10 +776,13 @@ def arguments(draw: Any) -> np.ndarray:
 
 
 @pytest.mark.parametrize("target", TARGETS, ids=str)
-@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(a=arguments())
 def test_never_crashes(target: Target, a: np.ndarray) -> None:
-    """Any array gives a result or one of the documented exceptions, and is left unchanged."""
+    """Any array gives a result or one of the documented exceptions, and is left unchanged
+    (1000 examples for expm in test_expm_outcome_is_the_documented_one, 200 per target here)."""
+    if target.name.startswith("expm_multiply"):
+        pytest.skip("known defect: hangs for huge norms (ACTION_HANGS)")
     before = snapshot(a)
     try:
         target.call(a)
@@ -559,7 +838,7 @@ def describe(target: Target, case: Case) -> str:
     if case.batch and not target.batched:
         return "n/a"
     outcome = target.outcomes.get(case.id, case.expect)
-    if case.id in ("scalar", "0-d-array", "1-D-one-element") and not target.scalar_ok:
+    if case.id in ("scalar", "0-d-array", "1-D-one-element") and not target.scalar_ok and case.id not in target.outcomes:
         outcome = SHAPE
     if isinstance(outcome, Same):
         return "same as a plain C-order array, bit for bit"
@@ -571,6 +850,8 @@ def describe(target: Target, case: Case) -> str:
     if isinstance(outcome, Shape):
         shape = "the input's shape" if outcome.shape is None else f"shape {outcome.shape}"
         return f"{shape}, {np.dtype(outcome.dtype).name}"
+    if isinstance(outcome, Bug):
+        return f"**defect**: {outcome.what}"
     return "a result: inf or NaN where exp(A) overflows"
 
 

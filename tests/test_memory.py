@@ -58,9 +58,29 @@ REPEATS = [
     # 80 KB result per call.
     Repeat("expm 100x100 float64", "a = rng.standard_normal((100, 100)) / 12", "linflow.expm(a)", 1000, 16 * MB),
     Repeat("expm 64x64 complex64, Fortran order", "a = np.asfortranarray((rng.standard_normal((64, 64)) / 8).astype(np.complex64))", "linflow.expm(a)", 1000, 16 * MB),
-    # Plug-in rows for the functions of the other issues, once they land:
-    # Repeat("trajectory 4x4, 100 times", "a = ...; x0 = ...", "linflow.trajectory(a, x0, t)", 100_000, 4 * MB),
-    # Repeat("expm_multiply 200x200", "a = ...; b = ...", "linflow.expm_multiply(a, b)", 1000, 16 * MB),
+    # Flows (issue 4): the scalar kernel on a uniform grid, an uneven grid on the BLAS path, and
+    # the error path of a mismatched state.
+    Repeat("trajectory 4x4, 20 times", "a = rng.standard_normal((4, 4)) / 4; x0 = np.ones(4); t = np.linspace(0, 1, 20)", "linflow.trajectory(a, x0, t)", 100_000, 4 * MB),
+    Repeat("trajectory 100x100, 4 uneven times", "a = rng.standard_normal((100, 100)) / 12; x0 = np.ones((3, 100)); t = [0.0, 0.3, 1.1, -0.5]", "linflow.trajectory(a, x0, t)", 300, 16 * MB),
+    Repeat(
+        "trajectory mismatched x0 -> ValueError",
+        "a = np.eye(3); x0 = np.ones(4); t = [0.0, 1.0]",
+        "try:\n    linflow.trajectory(a, x0, t)\nexcept ValueError:\n    pass",
+        100_000,
+        4 * MB,
+    ),
+    # Action and Frechet derivative (issue 5): dense small, CSR large with a grid, and both sizes
+    # of expm_frechet.
+    Repeat("expm_multiply 4x4 dense", "a = rng.standard_normal((4, 4)) / 4; b = np.ones(4)", "linflow.expm_multiply(a, b)", 50_000, 4 * MB),
+    Repeat(
+        "expm_multiply CSR 2000, grid of 5",
+        "import scipy.sparse; a = scipy.sparse.diags([1.0, -2.0, 1.0], [-1, 0, 1], shape=(2000, 2000), format='csr') * 50; b = np.ones((2000, 2))",
+        "linflow.expm_multiply(a, b, start=0, stop=1, num=5)",
+        300,
+        16 * MB,
+    ),
+    Repeat("expm_frechet 3x3", "a = rng.standard_normal((3, 3)); e = rng.standard_normal((3, 3))", "linflow.expm_frechet(a, e)", 50_000, 4 * MB),
+    Repeat("expm_frechet 60x60", "a = rng.standard_normal((60, 60)) / 8; e = rng.standard_normal((60, 60))", "linflow.expm_frechet(a, e)", 500, 16 * MB),
 ]
 
 PRELUDE = """
@@ -138,6 +158,9 @@ class Batch:
     workspace: int
     slack: int = 4 * MB
     copies: bool = False
+    # The batched call on ``x`` (the input whose size ``copies`` adds), and a warm-up on a slice.
+    call: str = "linflow.expm(x)"
+    warm: str = "linflow.expm(x[..., :8, :, :] if x.ndim == 3 else x[:, :8])"
 
 
 def general_workspace(n: int, itemsize: int) -> int:
@@ -158,7 +181,24 @@ BATCHES = [
         0,
         copies=True,
     ),
-    # Plug-in rows: Batch("propagator of 10000 steps, 8x8", "x = ...", ...), ...
+    # Many time steps of one system: each worker scales A into its own workspace (no stack of
+    # the scaled matrices).
+    Batch(
+        "propagator 8x8 of 100000 steps",
+        "a = rng.standard_normal((8, 8)) / 4; x = np.linspace(-1, 1, 100_000)",
+        general_workspace(8, 8) + 8 * 8 * 8,
+        call="linflow.propagator(a, x)",
+        warm="linflow.propagator(a, x[:64])",
+    ),
+    # Many initial states on a uniform grid (direct anchors: a copy of the start states).
+    Batch(
+        "trajectory of 10000 states 8x8, 50 times",
+        "a = rng.standard_normal((8, 8)) / 4; x = rng.standard_normal((10_000, 8)); t = np.linspace(0, 2, 50)",
+        general_workspace(8, 8),
+        copies=True,
+        call="linflow.trajectory(a, x, t)",
+        warm="linflow.trajectory(a, x[:64], t)",
+    ),
 ]
 
 
@@ -167,11 +207,11 @@ def batch_script(row: Batch) -> str:
 {row.setup}
 threads = int(os.environ.get("RAYON_NUM_THREADS") or os.cpu_count())
 # Warm-up on a slice of the same sizes: rayon's threads, OpenBLAS's buffers, the code pages.
-linflow.expm(x[..., :8, :, :] if x.ndim == 3 else x[:, :8])
+{row.warm}
 gc.collect()
 exact = reset_peak()
 before = status("VmRSS") if exact else status("VmHWM")
-out = linflow.expm(x)
+out = {row.call}
 peak = status("VmHWM")
 print(json.dumps({{"growth": peak - before, "input": x.nbytes, "output": out.nbytes, "threads": threads, "exact": exact}}))
 """

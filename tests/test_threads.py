@@ -55,6 +55,29 @@ def _expm(a: np.ndarray) -> Callable[[], Any]:
     return lambda: linflow.expm(a)
 
 
+UNEVEN = np.array([0.0, 0.3, 1.1, -0.5, 2.0, 0.05, 0.7, 1.3])
+
+
+def _trajectory(seed: int, n: int, dtype: Any, batch: tuple[int, ...], t: np.ndarray) -> Callable[[], Any]:
+    a = _matrix(seed, (n, n), dtype)
+    x0 = _matrix(seed + 100, (*batch, n), dtype, float(n))
+    return lambda: linflow.trajectory(a, x0, t)
+
+
+def _laplacian(n: int, fmt: str) -> Any:
+    import scipy.sparse
+
+    return scipy.sparse.diags([1.0, -2.0, 1.0], [-1, 0, 1], shape=(n, n), format=fmt) * 100.0
+
+
+def _action(a: Any, b_shape: tuple[int, ...], grid: tuple[float, float, int] | None) -> Callable[[], Any]:
+    b = _matrix(23, b_shape, np.float64, float(b_shape[-1]))
+    if grid is None:
+        return lambda: linflow.expm_multiply(a, b)
+    start, stop, num = grid
+    return lambda: linflow.expm_multiply(a, b, start=start, stop=stop, num=num)
+
+
 def workloads() -> list[Workload]:
     """Mixed sizes, stacks and dtypes: the fixed-size kernels, the LAPACK-free solve, the BLAS and
     LAPACK path, rayon over stacks (each worker calling LAPACK), triangular and overflowing input."""
@@ -73,10 +96,22 @@ def workloads() -> list[Workload]:
         Workload("expm 150x150 float64", _expm(_matrix(6, (150, 150), np.float64, 30.0)), threaded_blas=True),
         # OpenBLAS's threaded drivers inside rayon's workers (see test_large_matrices_in_parallel).
         Workload("expm 128x128 float64 x 6", _expm(_matrix(10, (6, 128, 128), np.float64, 8.0)), threaded_blas=True),
-        # Plug-in rows for the functions of the other issues, once they land:
-        # Workload("trajectory 6x6", lambda: linflow.trajectory(A6, X0, np.linspace(0, 5, 200))),
-        # Workload("expm_multiply 200x200", lambda: linflow.expm_multiply(A200, B, start=0, stop=1, num=7)),
-        # Workload("propagator 8x8 x 50 steps", lambda: linflow.propagator(A8, np.linspace(0, 1, 50))),
+        # Flows (issue 4): the scalar stepping kernel, rayon over blocks of a uniform grid and
+        # over the times of an uneven one, direct anchors, and above order 64 one exponential at
+        # a time with BLAS's own threads.
+        Workload("trajectory 6x6, 400 times", _trajectory(12, 6, np.float64, (1,), np.linspace(0, 5, 400))),
+        Workload("trajectory 20x20 x 300 states, 100 times", _trajectory(13, 20, np.float64, (300,), np.linspace(-1, 2, 100))),
+        Workload("trajectory 40x40 complex128, uneven", _trajectory(14, 40, np.complex128, (3,), UNEVEN)),
+        Workload("trajectory 12x12 float32, reversed grid", _trajectory(15, 12, np.float32, (4,), np.linspace(3, -1, 90))),
+        Workload("trajectory 120x120, uneven", _trajectory(16, 120, np.float64, (2,), UNEVEN), threaded_blas=True),
+        Workload("propagator 8x8 x 50 steps", lambda: linflow.propagator(_matrix(17, (8, 8), np.float64), np.linspace(0, 1, 50))),
+        Workload("Propagator.iterate 16x16, 500 steps", lambda: linflow.Propagator(_matrix(18, (16, 16), np.float64), 0.01).iterate(np.ones(16), 500)),
+        # Action and Frechet derivative (issue 5): dense, CSR and DIA, with and without a grid.
+        Workload("expm_multiply 200x200 dense, grid", _action(_matrix(19, (200, 200), np.float64, 10.0), (200, 3), (0.0, 1.0, 7))),
+        Workload("expm_multiply 60x60 complex64", _action(_matrix(20, (60, 60), np.complex64, 5.0), (60,), None)),
+        Workload("expm_multiply CSR 3000, grid", _action(_laplacian(3000, "csr"), (3000, 2), (-0.5, 1.0, 5))),
+        Workload("expm_multiply DIA 3000", _action(_laplacian(3000, "dia"), (3000,), None)),
+        Workload("expm_frechet 20x20 x 8", lambda: linflow.expm_frechet(_matrix(21, (8, 20, 20), np.float64, 4.0), _matrix(22, (20, 20), np.float64))),
     ]
 
 
@@ -101,15 +136,34 @@ def long_input() -> np.ndarray:
     return _matrix(11, (700, 700), np.float64, 50.0)
 
 
-def test_gil_released_during_a_long_expm():
-    """Another Python thread runs while a long expm runs, and does not while a GIL-holding call of
+def _long_trajectory() -> Callable[[], Any]:
+    """A 300x300 system at 8 uneven times: 8 exponentials, one at a time with BLAS's threads."""
+    return _trajectory(24, 300, np.float64, (4,), UNEVEN * 5.0)
+
+
+def _long_action() -> Callable[[], Any]:
+    """The action of a 1-D Laplacian of order 50000 (CSR) on 4 vectors at 4 times."""
+    return _action(_laplacian(50_000, "csr"), (50_000, 4), (0.0, 1.0, 4))
+
+
+# (id, the call): each takes some tenths of a second on 2 cores.
+LONG_CALLS = [
+    ("expm 700x700", lambda: (lambda a: lambda: linflow.expm(a))(long_input())),
+    ("trajectory 300x300", _long_trajectory),
+    ("expm_multiply CSR 50000", _long_action),
+]
+
+
+@pytest.mark.parametrize("make", [pytest.param(m, id=i) for i, m in LONG_CALLS])
+def test_gil_released_during_a_long_call(make: Callable[[], Callable[[], Any]]) -> None:
+    """Another Python thread runs while a long call runs, and does not while a GIL-holding call of
     the same kind of length runs (the control that shows the protocol can tell the two apart).
 
     The switch interval is raised to 30 s around the calls, so that the interpreter never takes the
     GIL from the main thread by itself: the counting thread can only run while the main thread
     gives the GIL away, which is what ``py.detach`` in the binding does. No timing is asserted:
     only whether the counter moved during the call."""
-    a = long_input()
+    long_call = make()
     state = {"in_call": False, "stop": False, "progress": 0}
     started = threading.Event()
 
@@ -148,13 +202,13 @@ def test_gil_released_during_a_long_expm():
         # A loaded machine may not schedule the counter during one call: up to three calls.
         during = []
         while len(during) < 3 and not any(during):
-            during.append(progress_during(lambda: linflow.expm(a)))
+            during.append(progress_during(long_call))
     finally:
         sys.setswitchinterval(old)
         state["stop"] = True
         thread.join()
     assert control == 0, "the protocol must see no progress while the GIL is held"
-    assert max(during) > 0, f"no progress of another thread during expm: {during}"
+    assert max(during) > 0, f"no progress of another thread during the call: {during}"
 
 
 # ------------------------------------------------------------------ concurrent calls

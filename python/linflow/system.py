@@ -67,6 +67,9 @@ def _limits(lim: tuple[float, float], name: str) -> tuple[float, float]:
     values = np.asarray(lim, dtype=float)
     if values.shape != (2,):
         raise ValueError(f"{name} must be a pair (low, high), got {lim!r}")
+    if not np.all(np.isfinite(values)):
+        # Before numpy.linspace, which would warn about the inf - inf it computes.
+        raise ValueError(f"{name} must not contain infs or NaNs, got {lim!r}")
     return float(values[0]), float(values[1])
 
 

@@ -5,7 +5,7 @@ use numpy::{
     Element, PyArrayDescrMethods, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArray,
     PyUntypedArrayMethods,
 };
-use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyMemoryError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyType;
 
@@ -37,8 +37,11 @@ pub(crate) fn to_pyerr(py: Python<'_>, err: linflow::Error) -> PyErr {
     use linflow::Error as E;
     match err {
         E::NotSquare { .. } => linalg_error(py, err.to_string()),
-        E::ShapeMismatch { .. } | E::NonFinite => PyValueError::new_err(err.to_string()),
+        E::ShapeMismatch { .. } | E::NonFinite | E::InvalidSparse { .. } => {
+            PyValueError::new_err(err.to_string())
+        }
         E::Singular => linalg_error(py, err.to_string()),
+        E::TooLarge { .. } => PyMemoryError::new_err(err.to_string()),
         _ => PyRuntimeError::new_err(err.to_string()),
     }
 }

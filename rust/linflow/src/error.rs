@@ -48,7 +48,57 @@ pub enum Error {
         /// Which rule the arrays break.
         reason: String,
     },
+    /// An output (or workspace) of this shape cannot exist: the product of its dimensions
+    /// overflows the address space, or the memory for it cannot be allocated.
+    #[error("an array of shape {shape:?} is too large for memory")]
+    TooLarge {
+        /// The shape that was asked for.
+        shape: Vec<usize>,
+    },
 }
 
 /// `Result` with linflow's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A zero-filled array of `shape`, or [`Error::TooLarge`] where ndarray would panic (a shape whose
+/// size overflows `isize` bytes) or the allocator would abort (memory that cannot be had).
+pub(crate) fn try_zeros<S, D>(
+    shape: impl ndarray::IntoDimension<Dim = D>,
+) -> Result<ndarray::Array<S, D>>
+where
+    S: Clone + num_traits::Zero,
+    D: ndarray::Dimension,
+{
+    let dim = shape.into_dimension();
+    let too_large = || Error::TooLarge {
+        shape: dim.slice().to_vec(),
+    };
+    let len = dim
+        .slice()
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .filter(|&len| {
+            len.checked_mul(std::mem::size_of::<S>().max(1))
+                .is_some_and(|bytes| bytes <= isize::MAX as usize)
+        })
+        .ok_or_else(too_large)?;
+    let mut data = Vec::new();
+    data.try_reserve_exact(len).map_err(|_| too_large())?;
+    data.resize(len, S::zero());
+    ndarray::Array::from_shape_vec(dim.clone(), data).map_err(|_| too_large())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn impossible_sizes_are_errors() {
+        let huge = try_zeros::<f64, _>((usize::MAX / 2, 3, 2));
+        assert!(matches!(huge, Err(Error::TooLarge { .. })));
+        let bytes = try_zeros::<f64, _>((1 << 40, 1 << 21));
+        assert!(matches!(bytes, Err(Error::TooLarge { .. })));
+        let ok = try_zeros::<f32, _>((2, 0, 3)).unwrap();
+        assert_eq!(ok.shape(), &[2, 0, 3]);
+    }
+}

@@ -26,7 +26,8 @@
 //! for earlier ones), where the state is known best: stepping forward from a far negative time
 //! would carry the error of a large, fast-decaying component into the later states.
 //!
-//! Grids that are not uniform get one exponential per time, computed in parallel.
+//! Grids that are not uniform get one exponential per time, computed in parallel for orders up
+//! to 64 (above that one at a time, with BLAS's own threads).
 
 use ndarray::linalg::general_mat_mul;
 use ndarray::{
@@ -35,8 +36,8 @@ use ndarray::{
 use num_traits::{Float, Zero};
 use rayon::prelude::*;
 
-use crate::error::{Error, Result};
-use crate::expm::{Expm, expm, expm_batch_into};
+use crate::error::{Error, Result, try_zeros};
+use crate::expm::Expm;
 use crate::scalar::{RealScalar, Scalar};
 
 /// Steps between two anchors on a uniform grid: a grid point is at most `BLOCK - 1` plain steps
@@ -50,6 +51,15 @@ const SMALL: usize = 8;
 
 /// Below about this many flops a thread hand-off costs more than it saves.
 const PARALLEL_FLOPS: usize = 1 << 18;
+
+/// Largest system order whose per-time or per-block work runs in rayon's workers. Above it the
+/// work goes one item at a time on the calling thread and BLAS uses its own threads, as in
+/// [`expm_batch_into`](crate::expm::expm_batch_into): OpenBLAS's threaded drivers (dgemm from
+/// about n = 150, dgetrf from about n = 100) keep tables of some MiB on the stack of the thread
+/// that calls them, which overflowed rayon's default 2 MiB workers (SIGSEGV), and BLAS threads
+/// inside rayon workers would oversubscribe the cores anyway. Below it OpenBLAS computes on the
+/// calling thread.
+const BLAS_THREADED_MIN: usize = 64;
 
 /// A grid counts as uniform when every time is within this many unit roundoffs (times the
 /// largest `|t|`) of `t_0 + k h`: `numpy.linspace` and `numpy.arange` grids stay within 4
@@ -107,7 +117,7 @@ impl<S: Scalar> Propagator<S> {
     pub fn new(a: ArrayView2<S>, dt: S::Real) -> Result<Self> {
         check_square(a)?;
         check_times(&[dt])?;
-        let b = expm(scaled(a, dt).view())?;
+        let b = exp_scaled(a, dt)?;
         Ok(Self {
             a: a.to_owned(),
             dt,
@@ -216,6 +226,7 @@ impl<S: Scalar> Propagator<S> {
     /// # Errors
     ///
     /// As [`Propagator::step_many`].
+    /// [`Error::TooLarge`] if the `(m, steps + 1, n)` output cannot be allocated.
     ///
     /// # Example
     ///
@@ -230,8 +241,10 @@ impl<S: Scalar> Propagator<S> {
     /// # Ok::<(), linflow::Error>(())
     /// ```
     pub fn iterate_many(&self, x0: ArrayView2<S>, steps: usize) -> Result<Array3<S>> {
-        let count = steps.checked_add(1).ok_or_else(|| too_long(steps))?;
-        let mut out = Array3::zeros((x0.nrows(), count, x0.ncols()));
+        let count = steps.checked_add(1).ok_or_else(|| Error::TooLarge {
+            shape: vec![x0.nrows(), steps, x0.ncols()],
+        })?;
+        let mut out = try_zeros((x0.nrows(), count, x0.ncols()))?;
         self.iterate_into(x0, out.view_mut())?;
         Ok(out)
     }
@@ -282,6 +295,7 @@ impl<S: Scalar> Propagator<S> {
 ///
 /// [`Error::NotSquare`] if `a` is not square, [`Error::ShapeMismatch`] if `x0` does not have
 /// `n` entries, [`Error::NonFinite`] if `a`, `x0` or a time is not finite.
+/// [`Error::TooLarge`] if the `(m, len(times), n)` output cannot be allocated.
 ///
 /// # Example
 ///
@@ -340,7 +354,7 @@ pub fn trajectory_many<S: Scalar>(
     x0: ArrayView2<S>,
     times: &[S::Real],
 ) -> Result<Array3<S>> {
-    let mut out = Array3::zeros((x0.nrows(), times.len(), x0.ncols()));
+    let mut out = try_zeros((x0.nrows(), times.len(), x0.ncols()))?;
     trajectory_into(a, x0, times, out.view_mut())?;
     Ok(out)
 }
@@ -394,7 +408,7 @@ pub fn trajectory_into<S: Scalar>(
         uniform_grid(a, x0, &sorted, h, out.slice_mut(s![.., ..;-1, ..]))
     } else {
         // Any other order: compute in sorted order, then put each time where it was asked.
-        let mut tmp = Array3::zeros((m, times.len(), n));
+        let mut tmp = try_zeros((m, times.len(), n))?;
         uniform_grid(a, x0, &sorted, h, tmp.view_mut())?;
         for (k, &i) in order.iter().enumerate() {
             out.index_axis_mut(Axis(1), i)
@@ -441,6 +455,7 @@ pub fn flow_map<S: Scalar>(
 ///
 /// [`Error::NotSquare`] if `a` is not square, [`Error::NonFinite`] if `a` or a step is not
 /// finite.
+/// [`Error::TooLarge`] if the `(len(dts), n, n)` output cannot be allocated.
 ///
 /// # Example
 ///
@@ -455,7 +470,7 @@ pub fn flow_map<S: Scalar>(
 /// ```
 pub fn propagators<S: Scalar>(a: ArrayView2<S>, dts: &[S::Real]) -> Result<Array3<S>> {
     let n = a.nrows();
-    let mut out = Array3::zeros((dts.len(), n, a.ncols()));
+    let mut out = try_zeros((dts.len(), n, a.ncols()))?;
     propagators_into(a, dts, out.view_mut())?;
     Ok(out)
 }
@@ -480,7 +495,7 @@ pub fn propagators<S: Scalar>(a: ArrayView2<S>, dts: &[S::Real]) -> Result<Array
 pub fn propagators_into<S: Scalar>(
     a: ArrayView2<S>,
     dts: &[S::Real],
-    out: ArrayViewMut3<S>,
+    mut out: ArrayViewMut3<S>,
 ) -> Result<()> {
     check_square(a)?;
     check_times(dts)?;
@@ -491,8 +506,26 @@ pub fn propagators_into<S: Scalar>(
             found: out.shape().to_vec(),
         });
     }
-    let stack = Array3::from_shape_fn((dts.len(), n, n), |(k, i, j)| a[[i, j]].scale(dts[k]));
-    expm_batch_into(stack.view(), out)
+    // As `expm_batch_into` on the stack of `dt_k A`, without forming that stack: each worker
+    // scales `A` into its own workspace, so the call holds the output and small per-thread
+    // buffers only.
+    let one = |work: &mut (Expm<S>, Array2<S>), (slot, &dt): (ArrayViewMut2<S>, &S::Real)| {
+        let (expm_work, scaled_a) = work;
+        exp_scaled_into(expm_work, a, dt, scaled_a, slot)
+    };
+    let init = || (Expm::new(), Array2::zeros((n, n)));
+    let serial = dts.len() < 2 || dts.len() * n * n * n < 4096 || n > BLAS_THREADED_MIN;
+    if serial {
+        let mut work = init();
+        out.outer_iter_mut()
+            .zip(dts)
+            .try_for_each(|item| one(&mut work, item))
+    } else {
+        out.axis_iter_mut(Axis(0))
+            .into_par_iter()
+            .zip(dts.par_iter())
+            .try_for_each_init(init, one)
+    }
 }
 
 /// The zero-order-hold discretisation of `x' = A x + B u` over the step `dt`: the pair
@@ -507,6 +540,7 @@ pub fn propagators_into<S: Scalar>(
 ///
 /// [`Error::NotSquare`] if `a` is not square, [`Error::ShapeMismatch`] if `b` does not have
 /// `n` rows, [`Error::NonFinite`] for NaN or infinity in `a`, `b` or `dt`.
+/// [`Error::TooLarge`] if the `(n + k)^2` block matrix cannot be allocated.
 ///
 /// # Example
 ///
@@ -538,10 +572,13 @@ pub fn discretize<S: Scalar>(
         return Err(Error::NonFinite);
     }
     let k = b.ncols();
-    let mut block = Array2::zeros((n + k, n + k));
-    block.slice_mut(s![..n, ..n]).assign(&scaled(a, dt));
-    block.slice_mut(s![..n, n..]).assign(&scaled(b, dt));
-    let e = expm(block.view())?;
+    let size = n.checked_add(k).ok_or(Error::TooLarge {
+        shape: vec![usize::MAX, usize::MAX],
+    })?;
+    let mut block = try_zeros((size, size))?;
+    block.slice_mut(s![..n, ..n]).assign(&a);
+    block.slice_mut(s![..n, n..]).assign(&b);
+    let e = exp_scaled(block.view(), dt)?;
     Ok((
         e.slice(s![..n, ..n]).to_owned(),
         e.slice(s![..n, n..]).to_owned(),
@@ -574,7 +611,7 @@ pub struct VectorField<S: Scalar> {
 /// # Errors
 ///
 /// [`Error::ShapeMismatch`] if `a` is not `2 x 2`, [`Error::NonFinite`] for NaN or infinity in
-/// `a`, the grid or `dt`.
+/// `a`, the grid or `dt`, [`Error::TooLarge`] if the meshes cannot be allocated.
 ///
 /// # Example
 ///
@@ -615,18 +652,23 @@ pub fn vector_field<S: Scalar>(
         }
     };
     let shape = (ys.len(), xs.len());
-    let x = Array2::from_shape_fn(shape, |(_, j)| xs[j]);
-    let y = Array2::from_shape_fn(shape, |(i, _)| ys[i]);
-    let arrow = |row: usize| {
-        Array2::from_shape_fn(shape, |(i, j)| {
-            map[[row, 0]] * S::from_real(xs[j]) + map[[row, 1]] * S::from_real(ys[i])
-        })
+    let mesh = |f: &dyn Fn(usize, usize) -> S::Real| -> Result<Array2<S::Real>> {
+        let mut m = try_zeros(shape)?;
+        m.indexed_iter_mut().for_each(|((i, j), v)| *v = f(i, j));
+        Ok(m)
+    };
+    let arrow = |row: usize| -> Result<Array2<S>> {
+        let mut m = try_zeros(shape)?;
+        m.indexed_iter_mut().for_each(|((i, j), v)| {
+            *v = map[[row, 0]] * S::from_real(xs[j]) + map[[row, 1]] * S::from_real(ys[i]);
+        });
+        Ok(m)
     };
     Ok(VectorField {
-        u: arrow(0),
-        v: arrow(1),
-        x,
-        y,
+        u: arrow(0)?,
+        v: arrow(1)?,
+        x: mesh(&|_, j| xs[j])?,
+        y: mesh(&|i, _| ys[i])?,
     })
 }
 
@@ -665,18 +707,75 @@ fn check_times<R: RealScalar>(times: &[R]) -> Result<()> {
     }
 }
 
-fn too_long(steps: usize) -> Error {
-    Error::ShapeMismatch {
-        expected: vec![usize::MAX - 1],
-        found: vec![steps],
-    }
-}
-
 // ---------------------------------------------------------------- kernels
 
-/// `f a` for a real `f`.
-fn scaled<S: Scalar>(a: ArrayView2<S>, f: S::Real) -> Array2<S> {
-    a.mapv(|x| x.scale(f))
+/// `out = exp(t A)` with the workspaces of the caller (`scaled_a`: `n x n`), also where `t A`
+/// overflows for a finite `A` and `t`: then `exp(t A) = exp(t A / 2^k)^(2^k)` with the smallest
+/// `k` that keeps `t A / 2^k` finite (halving is exact), so huge norms give the overflow of
+/// `exp` (inf, as `expm` gives it) rather than an error about non-finite input.
+fn exp_scaled_into<S: Scalar>(
+    work: &mut Expm<S>,
+    a: ArrayView2<S>,
+    t: S::Real,
+    scaled_a: &mut Array2<S>,
+    mut out: ArrayViewMut2<S>,
+) -> Result<()> {
+    let half = <S::Real as Scalar>::from_f64(0.5);
+    let (mut f, mut k) = (t, 0u32);
+    loop {
+        scaled_a.zip_mut_with(&a, |s, &x| *s = x.scale(f));
+        if scaled_a.iter().all(|x| x.is_finite()) || !a.iter().all(|x| x.is_finite()) {
+            break;
+        }
+        // `|t| max |a_ij|` exceeds the largest float by the factor `2^excess`: start there.
+        let big = a
+            .iter()
+            .map(|x| RealScalar::to_f64(x.modulus()))
+            .fold(0.0, f64::max);
+        let largest = RealScalar::to_f64(<S::Real as Float>::max_value());
+        let excess = (big.log2() + RealScalar::to_f64(Float::abs(f)).log2() - largest.log2())
+            .ceil()
+            .max(1.0) as u32;
+        for _ in 0..excess {
+            f *= half;
+        }
+        k += excess;
+    }
+    work.compute_into(scaled_a.view(), out.view_mut())?;
+    if k > 0 {
+        let mut tmp = Array2::zeros(scaled_a.raw_dim());
+        for _ in 0..k {
+            if out.iter().all(|x| x.is_finite()) {
+                general_mat_mul(S::one(), &out, &out, S::zero(), &mut tmp);
+            } else {
+                // An overflowed entry times an exact zero is a zero of the exact product (a
+                // zero block stays zero), not the NaN of `inf * 0`.
+                let n = out.nrows();
+                for i in 0..n {
+                    for j in 0..n {
+                        let mut acc = S::zero();
+                        for l in 0..n {
+                            let (x, y) = (out[[i, l]], out[[l, j]]);
+                            if x != S::zero() && y != S::zero() {
+                                acc += x * y;
+                            }
+                        }
+                        tmp[[i, j]] = acc;
+                    }
+                }
+            }
+            out.assign(&tmp);
+        }
+    }
+    Ok(())
+}
+
+/// `exp(t A)` (see [`exp_scaled_into`]).
+fn exp_scaled<S: Scalar>(a: ArrayView2<S>, t: S::Real) -> Result<Array2<S>> {
+    let mut out = Array2::zeros(a.raw_dim());
+    let mut scaled_a = Array2::zeros(a.raw_dim());
+    exp_scaled_into(&mut Expm::new(), a, t, &mut scaled_a, out.view_mut())?;
+    Ok(out)
 }
 
 /// `dst = src mat^T`: every row of `src` (one state) mapped by `mat`.
@@ -849,15 +948,22 @@ fn uniform_grid<S: Scalar>(
     if t == S::Real::zero() {
         out.index_axis_mut(Axis(1), base).assign(&x0);
     } else {
-        let e = expm(scaled(a, t).view())?;
+        let e = exp_scaled(a, t)?;
         map_rows(&e, x0, out.index_axis_mut(Axis(1), base));
     }
-    if base + 1 < sorted.len() {
-        let b = expm(scaled(a, h).view())?;
+    let step = |dt: S::Real, needed: bool| needed.then(|| exp_scaled(a, dt)).transpose();
+    let forward = step(h, base + 1 < sorted.len())?;
+    let backward = step(-h, base > 0)?;
+    let finite = |b: &Option<Array2<S>>| b.iter().flatten().all(|x| x.is_finite());
+    if !finite(&forward) || !finite(&backward) {
+        // A step overflows: stepping would carry inf * 0 = NaN into states whose exact values
+        // are finite. One exponential per time instead.
+        return each_time(a, x0, sorted, out);
+    }
+    if let Some(b) = forward {
         sweep(a, h, &b, out.slice_mut(s![.., base.., ..]))?;
     }
-    if base > 0 {
-        let b = expm(scaled(a, -h).view())?;
+    if let Some(b) = backward {
         sweep(a, -h, &b, out.slice_mut(s![.., ..=base;-1, ..]))?;
     }
     Ok(())
@@ -893,11 +999,12 @@ fn sweep<S: Scalar>(
         // start, the same bound as the plain steps inside a block, whatever the grid length.
         let levels = 1 + anchors.div_ceil(BLOCK).next_power_of_two().trailing_zeros() as usize;
         let mut work = Expm::new();
+        let mut scaled_a = Array2::zeros((n, n));
         let mut powers: Vec<Array2<S>> = Vec::with_capacity(levels);
         for q in 0..levels {
             let tau = h * S::Real::from_f64((BLOCK << q) as f64);
             let mut e = Array2::zeros((n, n));
-            work.compute_into(scaled(a, tau).view(), e.view_mut())?;
+            exp_scaled_into(&mut work, a, tau, &mut scaled_a, e.view_mut())?;
             if !e.iter().all(|x| x.is_finite()) {
                 // Past this power the exponential overflows (a growing mode); longer anchor
                 // chains of the finite powers still reach every anchor.
@@ -917,7 +1024,7 @@ fn sweep<S: Scalar>(
         }
     }
     let flops = m * count * n * n;
-    if flops >= PARALLEL_FLOPS && anchors > 0 {
+    if flops >= PARALLEL_FLOPS && anchors > 0 && n <= BLAS_THREADED_MIN {
         out.axis_chunks_iter_mut(Axis(1), BLOCK)
             .into_par_iter()
             .for_each(|chunk| step_chunk(b, chunk));
@@ -939,7 +1046,7 @@ fn direct_anchors(m: usize, n: usize) -> bool {
 /// Whether `exp(t A)` is finite: past that the direct anchors would overflow (a growing mode)
 /// where the tree of powers falls back to the finite ones.
 fn exp_is_finite<S: Scalar>(a: ArrayView2<S>, t: S::Real) -> Result<bool> {
-    Ok(expm(scaled(a, t).view())?.iter().all(|x| x.is_finite()))
+    Ok(exp_scaled(a, t)?.iter().all(|x| x.is_finite()))
 }
 
 /// A grid that is not uniform: one exponential per time, `out[:, k] = x0 exp(t_k A)^T`.
@@ -959,14 +1066,13 @@ fn each_time<S: Scalar>(
             return Ok(());
         }
         let (expm_work, scaled_a, e) = work;
-        scaled_a.zip_mut_with(&a, |s, &x| *s = x.scale(t));
-        expm_work.compute_into(scaled_a.view(), e.view_mut())?;
+        exp_scaled_into(expm_work, a, t, scaled_a, e.view_mut())?;
         map_rows(e, x0, slot);
         Ok(())
     };
     let init = || (Expm::new(), Array2::zeros((n, n)), Array2::zeros((n, n)));
     let work_per_time = x0.nrows() * n * n + 20 * n * n * n;
-    if times.len() > 1 && times.len() * work_per_time >= PARALLEL_FLOPS {
+    if times.len() > 1 && times.len() * work_per_time >= PARALLEL_FLOPS && n <= BLAS_THREADED_MIN {
         out.axis_iter_mut(Axis(1))
             .into_par_iter()
             .zip(times.par_iter())
@@ -982,7 +1088,32 @@ fn each_time<S: Scalar>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::expm::expm;
     use ndarray::array;
+
+    /// Where `t A` overflows for a finite `A` and `t`, the result is the overflow of `exp`, not
+    /// an error about non-finite input; finite where `exp(t A)` is.
+    #[test]
+    fn overflowing_time_steps() {
+        let big = f64::MAX;
+        let x = trajectory(array![[big]].view(), array![1.0].view(), &[0.0, 2.0, -2.0]).unwrap();
+        assert_eq!(x.column(0).to_vec(), vec![1.0, f64::INFINITY, 0.0]);
+        // Upper triangular: exp(2 [[-c, 1], [0, 1]]) = [[0, (e^2 - e^(-2c)) / (1 + c)], [0, e^2]].
+        let p = Propagator::new(array![[-big, 1.0], [0.0, 1.0]].view(), 2.0).unwrap();
+        let e2 = 2f64.exp();
+        assert_eq!(p.matrix()[[0, 0]], 0.0);
+        assert!(
+            (p.matrix()[[1, 1]] - e2).abs() < 1e-15 * e2,
+            "{}",
+            p.matrix()
+        );
+        assert!(p.matrix()[[0, 1]].abs() < 1e-300, "{}", p.matrix());
+        let b = propagators(array![[big, 0.0], [0.0, -big]].view(), &[0.5, 3.0]).unwrap();
+        assert_eq!(b[[1, 0, 0]], f64::INFINITY);
+        assert_eq!(b[[1, 1, 1]], 0.0);
+        let (ad, _) = discretize(array![[-big]].view(), array![[1.0]].view(), 4.0).unwrap();
+        assert_eq!(ad[[0, 0]], 0.0);
+    }
 
     #[test]
     fn uniform_detection() {
@@ -994,6 +1125,54 @@ mod tests {
         assert!(uniform_spacing(&[1.0_f64]).is_none());
         assert_eq!(uniform_spacing(&[2.0_f64, 2.0, 2.0]), Some(0.0));
         assert!(uniform_spacing(&[0.0_f64, 0.0, 1.0]).is_none());
+    }
+
+    /// A well-scaled dense `n x n` test matrix (norm about 1), deterministic.
+    fn dense(n: usize) -> Array2<f64> {
+        Array2::from_shape_fn((n, n), |(i, j)| {
+            ((i * 7 + j * 13) % 17) as f64 / (8.0 * n as f64) - if i == j { 0.5 } else { 0.0 }
+        })
+    }
+
+    /// Work of large matrices on rayon's default pool (2 MiB worker stacks), as a plain Rust
+    /// caller gets it: OpenBLAS's threaded drivers must not run inside rayon's workers there
+    /// (they overflowed those stacks: SIGSEGV). Checked against one exponential per time. The
+    /// caller is a thread with a main thread's 8 MiB of stack: OpenBLAS's threaded LU needs more
+    /// than the 2 MiB of a test thread on the calling thread too.
+    #[test]
+    fn large_systems_on_the_default_pool() {
+        std::thread::Builder::new()
+            .stack_size(8 << 20)
+            .spawn(large_systems)
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+
+    fn large_systems() {
+        let n = 150;
+        let a = dense(n);
+        let x0 = Array2::from_shape_fn((3, n), |(i, j)| ((i + j) % 5) as f64 - 2.0);
+        let expect = |t: f64| x0.dot(&expm(a.mapv(|v| v * t).view()).unwrap().t());
+        // Not uniform: one exponential per time (the parallel path of `each_time`).
+        let uneven = [0.0, 0.3, 0.35, 0.9, 1.7, -0.4, 2.0, 0.05];
+        let out = trajectory_many(a.view(), x0.view(), &uneven).unwrap();
+        for (k, &t) in uneven.iter().enumerate() {
+            let want = expect(t);
+            let got = out.index_axis(Axis(1), k);
+            let err = (&got - &want).iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+            assert!(err < 1e-12, "t={t} err={err}");
+        }
+        // Uniform with many states: direct anchors and the parallel block sweep.
+        let many = Array2::from_shape_fn((200, n), |(i, j)| ((i * 3 + j) % 7) as f64 - 3.0);
+        let times: Vec<f64> = (0..=100).map(|k| 0.01 * k as f64).collect();
+        let out = trajectory_many(a.view(), many.view(), &times).unwrap();
+        let want = many.dot(&expm(a.view()).unwrap().t());
+        let got = out.index_axis(Axis(1), 100);
+        let err = (&got - &want).iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+        assert!(err < 1e-11, "err={err}");
+        let b = propagators(a.view(), &[0.5, 1.0, -1.0, 2.0]).unwrap();
+        assert_eq!(b.index_axis(Axis(0), 1), expm(a.view()).unwrap());
     }
 
     #[test]
