@@ -37,9 +37,10 @@ pub(crate) fn to_pyerr(py: Python<'_>, err: linflow::Error) -> PyErr {
     use linflow::Error as E;
     match err {
         E::NotSquare { .. } => linalg_error(py, err.to_string()),
-        E::ShapeMismatch { .. } | E::NonFinite | E::InvalidSparse { .. } => {
-            PyValueError::new_err(err.to_string())
-        }
+        E::ShapeMismatch { .. }
+        | E::NonFinite
+        | E::InvalidSparse { .. }
+        | E::TooManySteps { .. } => PyValueError::new_err(err.to_string()),
         E::Singular => linalg_error(py, err.to_string()),
         E::TooLarge { .. } => PyMemoryError::new_err(err.to_string()),
         _ => PyRuntimeError::new_err(err.to_string()),

@@ -48,6 +48,18 @@ pub enum Error {
         /// Which rule the arrays break.
         reason: String,
     },
+    /// `exp(tA) B` by Taylor steps would need more products with `A` than the limit (about
+    /// `10^9`): `||tA||_1` is far too large for `expm_multiply` (a dense `A` can go through
+    /// `expm`, which scales and squares).
+    #[error(
+        "exp(tA) B would need about {products} products with A, more than the limit of {limit}: ||tA||_1 is too large for Taylor steps (for a dense A use expm)"
+    )]
+    TooManySteps {
+        /// Products with `A` the cheapest choice of Taylor degree and steps needs (saturating).
+        products: u64,
+        /// The limit.
+        limit: u64,
+    },
     /// An output (or workspace) of this shape cannot exist: the product of its dimensions
     /// overflows the address space, or the memory for it cannot be allocated.
     #[error("an array of shape {shape:?} is too large for memory")]

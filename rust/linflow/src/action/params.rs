@@ -214,16 +214,17 @@ impl<'a, S: Scalar, Op: LinearOperator<S> + ?Sized> NormInfo<'a, S, Op> {
             return Ok((0, 1));
         }
         if !norm.is_finite() {
-            return Err(crate::Error::NonFinite);
+            // Finite entries whose 1-norm overflows: far beyond the limit below.
+            return Err(crate::Error::TooManySteps {
+                products: u64::MAX,
+                limit: MAX_PRODUCTS as u64,
+            });
         }
-        let mut best: Option<(usize, usize)> = None;
+        // (m, s) by the least cost m s, in f64 so that no count saturates before the limit test.
+        let mut best: Option<(usize, f64)> = None;
         let mut consider = |m: usize, s: f64| {
-            let s = if s.is_finite() && s < usize::MAX as f64 / 64.0 {
-                s as usize
-            } else {
-                usize::MAX / 64
-            };
-            if best.is_none_or(|(bm, bs)| m.saturating_mul(s) < bm.saturating_mul(bs)) {
+            let s = if s.is_nan() { f64::INFINITY } else { s };
+            if best.is_none_or(|(bm, bs)| (m as f64) * s < (bm as f64) * bs) {
                 best = Some((m, s));
             }
         };
@@ -242,9 +243,24 @@ impl<'a, S: Scalar, Op: LinearOperator<S> + ?Sized> NormInfo<'a, S, Op> {
             }
         }
         let (m, s) = best.expect("at least one candidate");
-        Ok((m, s.max(1)))
+        let products = m as f64 * s.max(1.0);
+        if products > MAX_PRODUCTS {
+            // ||tA||_1 ~ 1e300 would take ~1e299 steps: an error, not a hang (scipy hangs).
+            return Err(crate::Error::TooManySteps {
+                // Saturating conversions: 1e299 products reads as u64::MAX.
+                products: products as u64,
+                limit: MAX_PRODUCTS as u64,
+            });
+        }
+        Ok((m, (s as usize).max(1)))
     }
 }
+
+/// Most products with `A` (`m s`, per column block) that one time step of the action may take:
+/// `||tA||_1` up to about `10^9 theta_55 = 10^10` in double precision. Beyond it the Taylor
+/// steps would run for hours (`||A||_1 = 1e300` asks for about `1e299`); `expm` of a dense `A`
+/// scales and squares instead.
+pub(crate) const MAX_PRODUCTS: f64 = 1e9;
 
 /// Condition (3.13) of Al-Mohy & Higham (2011): `||tA||_1 <= 2 ell p_max (p_max + 3) theta_mmax
 /// / (n0 m_max)`, under which the choice from `||tA||_1` alone costs no more than the estimates.
