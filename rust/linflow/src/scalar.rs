@@ -77,6 +77,11 @@ pub trait Scalar:
     fn mul_add(self, b: Self, c: Self) -> Self;
     /// The real part.
     fn re(self) -> Self::Real;
+    /// `self / d` without overflow or underflow in intermediate quantities: for complex numbers
+    /// Smith's algorithm (the textbook `(a c + b d) / (c^2 + d^2)` overflows for `|d| > 1e154`
+    /// and returned 0 for `6.5e16 / 2e251`, which made a nonsingular Pade denominator singular);
+    /// plain division for real numbers.
+    fn quotient(self, d: Self) -> Self;
     /// LU with partial pivoting of a column-major `n x n` matrix, in place (`P A = L U`, LAPACK's
     /// `ipiv`), by the recursive LAPACK `?getrf2`. Returns LAPACK's `info` (0 on success, `> 0`
     /// for an exactly singular factor).
@@ -149,6 +154,10 @@ macro_rules! impl_real {
             #[inline]
             fn re(self) -> $t {
                 self
+            }
+            #[inline(always)]
+            fn quotient(self, d: Self) -> Self {
+                self / d
             }
             fn getrf(n: usize, a: &mut [Self], ipiv: &mut [i32]) -> i32 {
                 let n = lapack_dim(n);
@@ -241,6 +250,20 @@ macro_rules! impl_complex {
             #[inline]
             fn re(self) -> $t {
                 self.re
+            }
+            #[inline]
+            fn quotient(self, d: Self) -> Self {
+                // Smith (1962): divide through by the larger of |Re d| and |Im d| first.
+                let (a, b, c, e) = (self.re, self.im, d.re, d.im);
+                if c.abs() >= e.abs() {
+                    let r = e / c;
+                    let den = c + e * r;
+                    Complex::new((a + b * r) / den, (b - a * r) / den)
+                } else {
+                    let r = c / e;
+                    let den = c * r + e;
+                    Complex::new((a * r + b) / den, (b * r - a) / den)
+                }
             }
             fn getrf(n: usize, a: &mut [Self], ipiv: &mut [i32]) -> i32 {
                 let n = lapack_dim(n);

@@ -173,3 +173,20 @@ fn huge_norms_do_not_panic() {
     let b = array![[0.0, -1e300], [1e300, 0.0]];
     let _ = expm(b.view()).unwrap();
 }
+
+/// Found by `proptest_expm` (layouts, complex, 1 in ~30000 cases): the Pade denominator of this
+/// scaled matrix has entries near 1e251, where the textbook complex division `p / q` computes
+/// `|q|^2 = inf` and returned 0: the elimination skipped a row and reported `Singular`. Smith's
+/// division keeps it finite, as the real-valued matrix of the same pattern always was.
+#[test]
+fn complex_division_near_overflow_is_not_singular() {
+    let z = Complex::new(0.0, 0.0);
+    let mut a = Array2::from_elem((4, 4), z);
+    a[[1, 1]] = Complex::new(-600.4745596410289, 4.611984321728297e-309);
+    a[[3, 1]] = Complex::new(1.495038811525878e-308, 7.0684245976077925e-298);
+    a[[1, 3]] = Complex::new(1.113991252031243e270, 0.0);
+    let e = expm(a.view()).expect("a finite exponential, not Singular");
+    assert!(e.iter().all(|x| x.re.is_finite() && x.im.is_finite()));
+    let real = expm(a.mapv(|x| x.re).view()).unwrap();
+    assert_eq!(e[[1, 3]].re, real[[1, 3]]);
+}

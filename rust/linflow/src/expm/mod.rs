@@ -594,7 +594,7 @@ impl<S: Scalar> Expm<S> {
             }
             let pivot = q[[k, k]];
             for i in (k + 1)..n {
-                let f = q[[i, k]] / pivot;
+                let f = q[[i, k]].quotient(pivot);
                 if f == S::zero() {
                     continue;
                 }
@@ -634,7 +634,7 @@ impl<S: Scalar> Expm<S> {
                 }
             }
             for j in 0..n {
-                self.u[[i, j]] /= pivot;
+                self.u[[i, j]] = self.u[[i, j]].quotient(pivot);
             }
         }
         Ok(())

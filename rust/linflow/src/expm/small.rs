@@ -444,7 +444,7 @@ fn solve_upper<S: Scalar, const N: usize>(q: &Mat<S, N>, x: &mut Mat<S, N>) -> R
             }
         }
         for j in 0..N {
-            x[i][j] /= pivot;
+            x[i][j] = x[i][j].quotient(pivot);
         }
     }
     Ok(())
@@ -475,7 +475,7 @@ fn solve_right<S: Scalar, const N: usize>(q: Mat<S, N>, u: Mat<S, N>) -> Result<
         }
         let pivot = q[k][k];
         for i in (k + 1)..N {
-            let f = q[i][k] / pivot;
+            let f = q[i][k].quotient(pivot);
             if f == S::zero() {
                 continue;
             }
