@@ -204,8 +204,8 @@ pub fn expm_frechet_batch<S: Scalar>(
     if rows != cols {
         return Err(Error::NotSquare { rows, cols });
     }
-    let mut x = Array3::zeros(a.raw_dim());
-    let mut l = Array3::zeros(a.raw_dim());
+    let mut x = crate::error::try_zeros(a.raw_dim())?;
+    let mut l = crate::error::try_zeros(a.raw_dim())?;
     type Item<'x, S> = (
         (
             (ArrayViewMut2<'x, S>, ArrayViewMut2<'x, S>),
@@ -214,7 +214,9 @@ pub fn expm_frechet_batch<S: Scalar>(
         ArrayView2<'x, S>,
     );
     let job = |(((xo, lo), ak), ek): Item<'_, S>| frechet_into(ak, ek, method, xo, lo);
-    if batch < 2 || batch * rows * rows * rows < 4096 {
+    // Serial above order 64, with BLAS's own threads: LAPACK and BLAS calls inside rayon
+    // workers need more than their default 2 MiB stacks there (see `expm_batch_into`).
+    if batch < 2 || batch * rows * rows * rows < 4096 || rows > BATCH_PARALLEL_MAX {
         for item in x
             .outer_iter_mut()
             .zip(l.outer_iter_mut())
@@ -990,13 +992,27 @@ pub fn expm_cond_batch<S: Scalar>(a: ArrayView3<S>) -> Result<Array1<S::Real>> {
     if rows != cols {
         return Err(Error::NotSquare { rows, cols });
     }
-    let out: Result<Vec<S::Real>> = a
-        .axis_iter(Axis(0))
-        .into_par_iter()
-        .map(expm_cond)
-        .collect();
-    Ok(Array1::from(out?))
+    // The output first: a stack too large for memory is an error at once, not after computing
+    // every condition number.
+    let mut out: Array1<S::Real> = crate::error::try_zeros(a.len_of(Axis(0)))?;
+    let job = |(o, x): (&mut S::Real, ArrayView2<S>)| -> Result<()> {
+        *o = expm_cond(x)?;
+        Ok(())
+    };
+    if rows > BATCH_PARALLEL_MAX {
+        out.iter_mut().zip(a.outer_iter()).try_for_each(job)?;
+    } else {
+        out.axis_iter_mut(Axis(0))
+            .into_par_iter()
+            .zip(a.axis_iter(Axis(0)).into_par_iter())
+            .try_for_each(|(mut o, x)| job((o.first_mut().expect("one entry"), x)))?;
+    }
+    Ok(out)
 }
+
+/// Order above which the batched functions go through their stacks serially (BLAS and LAPACK
+/// then thread themselves; inside rayon workers they would need larger stacks).
+const BATCH_PARALLEL_MAX: usize = 64;
 
 fn frobenius<S: Scalar>(a: ArrayView2<S>) -> f64 {
     // Scaled sum of squares: entries up to the overflow threshold stay finite.
