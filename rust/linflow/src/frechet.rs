@@ -23,7 +23,6 @@
 //! workspace, about a tenth of the call.
 
 use ndarray::linalg::general_mat_mul;
-use std::any::Any;
 use std::cell::RefCell;
 
 use ndarray::{
@@ -31,6 +30,7 @@ use ndarray::{
 };
 use rayon::prelude::*;
 
+use crate::cache::{Slot, with_slot};
 use crate::error::{Error, Result};
 use crate::expm::expm;
 use crate::expm::norm1;
@@ -381,30 +381,22 @@ struct Cache<S: Scalar> {
 
 thread_local! {
     /// This thread's [`Cache`], for the scalar type of its last call (another type replaces it).
-    static CACHE: RefCell<Option<Box<dyn Any>>> = const { RefCell::new(None) };
+    static CACHE: Slot = const { RefCell::new(None) };
 }
 
-/// Runs `f` with this thread's cached [`Pade`] and [`Work`] buffers when `n x n` workspaces fit
-/// in [`CACHE_BYTES`], with fresh ones otherwise. Reusing the buffers saves more than their
-/// allocation: glibc returns freed blocks of some MiB to the kernel, and a fresh workspace then
-/// page-faults on every page at first touch (measured at n = 256: about 1 ms of a 10 ms call).
+/// Runs `f` with this thread's cached [`Pade`] and [`Work`] buffers, kept for the next call when
+/// `n x n` workspaces fit in [`CACHE_BYTES`] (see [`with_slot`]). Reusing the buffers saves more
+/// than their allocation: a fresh workspace page-faults on every page at first touch (measured
+/// at n = 256: about 1 ms of a 10 ms call).
 fn with_cache<S: Scalar, T>(n: usize, f: impl FnOnce(&mut Pade<S>, &mut Work<S>) -> T) -> T {
-    if CACHED_MATRICES * n * n * std::mem::size_of::<S>() > CACHE_BYTES {
-        return f(&mut Pade::empty(), &mut Work::new());
-    }
-    // Taken out while in use: a nested call (none today) would only allocate its own.
-    let mut cache = CACHE
-        .with(|c| c.borrow_mut().take())
-        .and_then(|b| b.downcast::<Cache<S>>().ok())
-        .unwrap_or_else(|| {
-            Box::new(Cache {
-                pade: Pade::empty(),
-                work: Work::new(),
-            })
-        });
-    let out = f(&mut cache.pade, &mut cache.work);
-    CACHE.with(|c| *c.borrow_mut() = Some(cache));
-    out
+    let keep = CACHED_MATRICES * n * n * std::mem::size_of::<S>() <= CACHE_BYTES;
+    let make = || Cache {
+        pade: Pade::empty(),
+        work: Work::new(),
+    };
+    with_slot(&CACHE, keep, make, |c: &mut Cache<S>| {
+        f(&mut c.pade, &mut c.work)
+    })
 }
 
 /// Makes `buf` a column-major `rows x cols` matrix, reallocating only if it is not one already

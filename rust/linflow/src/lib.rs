@@ -32,6 +32,7 @@
 // LAPACK and BLAS come from ndarray-linalg's OpenBLAS; name the crate so it is linked.
 extern crate ndarray_linalg as _;
 
+mod cache;
 mod error;
 pub mod expm;
 // Flows of x' = A x (issue 4): propagators, trajectories, flow maps, vector fields.

@@ -15,11 +15,11 @@ mod structure;
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut2, ArrayViewMut3, Axis, Zip};
 use rayon::prelude::*;
-use std::any::Any;
 use std::cell::RefCell;
 
 use num_traits::{One, Zero};
 
+use crate::cache::{Slot, with_slot};
 use crate::error::{Error, Result};
 use crate::scalar::{RealScalar, Scalar};
 use pade::pade_table;
@@ -744,32 +744,18 @@ const CACHE_MAX_BYTES: usize = 64 << 20;
 
 thread_local! {
     /// This thread's workspace of the last [`expm`] (or serial [`expm_batch_into`]) call, for
-    /// the scalar type it was made for. A fresh multi-megabyte workspace per call costs more than
-    /// the arithmetic at moderate sizes: the allocator hands the freed pages back to the system
-    /// and the next call takes a page fault on every one of them (`256 x 256`: 7.0 ms per call
-    /// instead of 5.3 ms). Thread-local, so threads never share or wait for it.
-    static CACHED_WORKSPACE: RefCell<Option<Box<dyn Any>>> = const { RefCell::new(None) };
+    /// the scalar type it was made for (`256 x 256`: 7.0 ms per call with a fresh workspace,
+    /// 5.3 ms without its page faults).
+    static CACHED_WORKSPACE: Slot = const { RefCell::new(None) };
 }
 
-/// Runs `f` with this thread's cached workspace for `S` (a new one if there is none or it is of
-/// another type), and keeps it afterwards if `n x n` workspaces stay below [`CACHE_MAX_BYTES`].
-/// The workspace is taken out of the cache while `f` runs, so a nested call gets its own.
+/// Runs `f` with this thread's cached workspace for `S`, kept afterwards if `n x n` workspaces
+/// stay below [`CACHE_MAX_BYTES`] (see [`with_slot`]).
 fn with_cached_workspace<S: Scalar, R>(n: usize, f: impl FnOnce(&mut Expm<S>) -> R) -> R {
-    let cached = CACHED_WORKSPACE
-        .try_with(|c| c.borrow_mut().take())
-        .ok()
-        .flatten()
-        .and_then(|b| b.downcast::<Expm<S>>().ok());
-    let mut work = cached.unwrap_or_else(|| Box::new(Expm::new()));
-    let result = f(&mut work);
     let bytes = n
         .saturating_mul(n)
         .saturating_mul(WORKSPACE_MATRICES * std::mem::size_of::<S>());
-    if bytes <= CACHE_MAX_BYTES {
-        // Fails only while the thread is being torn down; the workspace is then just dropped.
-        let _ = CACHED_WORKSPACE.try_with(|c| *c.borrow_mut() = Some(work as Box<dyn Any>));
-    }
-    result
+    with_slot(&CACHED_WORKSPACE, bytes <= CACHE_MAX_BYTES, Expm::new, f)
 }
 
 /// `n x n` matrices a large-`n` workspace holds: `A`, `A^2`, `A^4`, `A^6`, `U`, `V` and one
