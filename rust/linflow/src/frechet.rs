@@ -844,20 +844,34 @@ pub struct ExpmFrechet<S: Scalar> {
 }
 
 /// Exponent bound of the rescaled squares of [`ExpmFrechet::rescaled`]: `||R||_1` is kept in
-/// `[2^-T, 2^T]` (then `R^2` and `R L + L R` stay far from overflow and underflow), with `T` well
-/// inside the exponent range of the precision.
+/// `[2^-T, 2^T]`, so that `R^2` stays far from overflow and `R L + L R` too while
+/// `||L|| / ||R||` is below `2^(1023 - 2T)` (`2^(127 - 2T)` in single precision): ratios beyond
+/// it make `kappa = ||K|| ||A||_F / ||exp(A)||_F` overflow anyway, for the `||A||_F > 0.9 T ln 2`
+/// of a rescaled setup.
 fn rescale_bound(precision: Precision) -> i32 {
     match precision {
-        Precision::Double => 256,
-        Precision::Single => 32,
+        Precision::Double => 128,
+        Precision::Single => 16,
     }
 }
 
-/// The power of two `2^-e` that brings `||r||_1` back to about 1 when it has left
-/// `[2^-T, 2^T]` ([`rescale_bound`]), as `e`; 0 when it has not (or is 0 or not finite, where a
-/// scaling cannot help).
-fn rescale_exponent<S: Scalar>(r: &Array2<S>) -> i32 {
-    rescale_exponent_within(r, rescale_bound(S::PRECISION))
+/// The power of two `2^-e` to apply to `r = 2^factor R` before it is squared, as `e`: the one
+/// that brings the common factor back to 1 (`r` to `R` itself) as far as `[2^-T, 2^T]`
+/// ([`rescale_bound`]) allows `||r||_1`. Keeping the factor near 1, not `||r||_1` near 1, matters:
+/// squaring squares the factor, and a factor far from 1 carried through the squarings pushes the
+/// small entries of a matrix with a wide range (`[[1, 1e200], [0, 1]]`) into underflow while the
+/// norm itself stays in range. 0 when `r` is 0 or not finite (no scaling can help).
+fn rescale_exponent<S: Scalar>(r: &Array2<S>, factor: f64) -> i32 {
+    let norm = norm1(r.view());
+    if norm == 0.0 || !norm.is_finite() {
+        return 0;
+    }
+    let bound = f64::from(rescale_bound(S::PRECISION));
+    let log_r = norm.log2();
+    // log2 ||R||_1, the target, clamped to the allowed range (`factor` may be huge and inexact
+    // only when R is far out of range, where the clamp decides).
+    let target = (log_r - factor).clamp(-bound, bound);
+    (log_r - target).round() as i32
 }
 
 /// [`rescale_exponent`] for the range `[2^-bound, 2^bound]`.
@@ -892,8 +906,9 @@ impl<S: Scalar> ExpmFrechet<S> {
 
     /// [`ExpmFrechet::new`] for the ratios of [`expm_cond`]: where `exp(A)` may overflow or
     /// underflow (`||A||_1` beyond `0.9 T ln 2`, [`rescale_bound`]), every square `R_k` whose
-    /// 1-norm has left `[2^-T, 2^T]` is scaled back to about 1 by a power of two before it is
-    /// squared, and the derivatives are scaled alike. The squaring of Algorithm 6.4 maps
+    /// 1-norm would leave `[2^-T, 2^T]` is scaled by a power of two before it is squared (as
+    /// little as that range allows, [`rescale_exponent`]), the last one to a norm of about 1,
+    /// and the derivatives are scaled alike. The squaring of Algorithm 6.4 maps
     /// `(R, L)` to `(R^2, R L + L R)`, so a common factor `c` of `R` and `L` becomes `c^2` for
     /// both: the last square and every derivative share one factor, and `||L(A, E)|| /
     /// ||exp(A)||` is exact where `exp(A)` itself is not representable. The derivatives start
@@ -928,18 +943,22 @@ impl<S: Scalar> ExpmFrechet<S> {
         };
         let mut squares = Vec::with_capacity(s + 1);
         squares.push(pade.r.as_standard_layout().into_owned());
+        // log2 of the common factor of squares[k] (and the derivatives): squaring doubles it.
+        let mut factor = 0.0f64;
         for k in 0..s {
             if let Some(shift) = shifts.get_mut(k) {
-                *shift = rescale_exponent(&squares[k]);
+                *shift = rescale_exponent(&squares[k], factor);
                 scale_by_power_of_two(&mut squares[k], *shift);
+                factor = 2.0 * (factor - f64::from(*shift));
             }
             let next = product(&squares[k], &squares[k]);
             squares.push(next);
         }
         if let Some(shift) = shifts.get_mut(s) {
-            // The last square to about 1 as well: then ||K||_2 is about ||K|| / ||exp(A)||,
-            // and the entries of `K^* K` (its square) stay representable in the Lanczos process.
-            *shift = rescale_exponent_within(&squares[s], rescale_bound(S::PRECISION) / 4);
+            // The last square to about 1 as well (within 2^+-4): then the scaled ||K||_2 is
+            // about ||K|| / ||exp(A)||, which overflows only where kappa does (kappa is that
+            // times ||A||_F, beyond 160 here).
+            *shift = rescale_exponent_within(&squares[s], 4);
             scale_by_power_of_two(&mut squares[s], *shift);
         }
         Ok(Self {
@@ -1113,6 +1132,12 @@ pub fn expm_cond<S: Scalar>(a: ArrayView2<S>) -> Result<S::Real> {
         None => None,
     };
     let x_norm = from_expm.unwrap_or_else(|| frobenius(f.expm()));
+    if x_norm.is_nan() || x_norm <= 0.0 || k_norm.is_nan() {
+        // exp(A) is never singular: a last square of norm 0 means that the entries of the
+        // squares spanned more than the exponent range (a Jordan-like block with an
+        // off-diagonal entry beyond 1e190, whose kappa ~ entry^2 overflows): infinite.
+        return Ok(S::Real::from_f64(f64::INFINITY));
+    }
     let product = k_norm * (big * root);
     let kappa = if product.is_finite() && product >= f64::MIN_POSITIVE {
         product / x_norm
@@ -1263,11 +1288,50 @@ fn kronecker_two_norm<S: Scalar>(f: &ExpmFrechet<S>) -> Result<f64> {
     let mut basis: Vec<Array2<S>> = Vec::new();
     let (mut alphas, mut betas) = (Vec::<f64>::new(), Vec::<f64>::new());
     let mut theta_old = 0.0;
+    // K^* K is applied as sigma K^* (sigma K v) with a power of two sigma ~ 1 / ||K v|| chosen
+    // at the first step (1 unless ||K v|| is beyond 2^+-32): where ||K|| is near or beyond 1e154
+    // its square, the scale of K^* K v and of the Lanczos inner products, would overflow
+    // although ||K|| does not.
+    let mut sigma: Option<f64> = None;
     loop {
         // w = K^* K v
         f.derivative_work(v.view(), &mut kv, &mut work)?;
+        let scale = match sigma {
+            Some(scale) => scale,
+            None => {
+                let (big, root) = frobenius_parts(kv.view());
+                let norm = big * root;
+                if !norm.is_finite() {
+                    // ||K|| >= ||K v|| overflows; in a rescaled setup (the only one where it
+                    // can: otherwise ||K|| <= e^(2 ||A||_1) < 1e139) ||exp(A)||_F is about 1,
+                    // so kappa = ||K|| ||A||_F / ||exp(A)||_F overflows too.
+                    return Ok(f64::INFINITY);
+                }
+                // sigma = 2^-e with 2^e about ||K v||: sigma K^* (sigma K v) is of size 1.
+                let e = if norm > 0.0 {
+                    norm.log2().round() as i32
+                } else {
+                    0
+                };
+                *sigma.insert(if e.abs() > 32 { 2f64.powi(-e) } else { 1.0 })
+            }
+        };
+        let c = S::Real::from_f64(scale);
+        if scale != 1.0 {
+            kv.mapv_inplace(|z| z.scale(c));
+        }
         let mut w = Array2::zeros((n, n));
+        if !kv.iter().all(|z| z.is_finite()) {
+            // ||K|| beyond the range of a rescaled setup (see `rescale_bound`): kappa overflows.
+            return Ok(f64::INFINITY);
+        }
         f.adjoint_work(kv.view(), &mut w, &mut work, &mut tmp)?;
+        if scale != 1.0 {
+            w.mapv_inplace(|z| z.scale(c));
+        }
+        if !w.iter().all(|z| z.is_finite()) {
+            return Ok(f64::INFINITY);
+        }
         let alpha = inner(&v, &w).re().to_f64();
         basis.push(v);
         alphas.push(alpha);
@@ -1289,7 +1353,8 @@ fn kronecker_two_norm<S: Scalar>(f: &ExpmFrechet<S>) -> Result<f64> {
             || steps == dim
             || steps == LANCZOS_MAX_STEPS
         {
-            return Ok(theta.max(0.0).sqrt());
+            // theta = sigma^2 ||K||^2.
+            return Ok(theta.max(0.0).sqrt() / scale);
         }
         theta_old = theta;
         betas.push(beta);
