@@ -8,7 +8,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use linflow::{Error, Expm, Precision, RealScalar as _, Scalar, expm, expm_batch, expm_into};
+use linflow::{Error, Expm, Precision, RealScalar as _, expm, expm_batch, expm_into};
 use ndarray::{Array2, Array3, Axis, s};
 use num_complex::Complex;
 

@@ -222,6 +222,8 @@ enum Mode {
 
 /// Largest `||t (A - mu I)||_1 / s` of a Taylor step in [`Mode::Overflowed`].
 const OVERFLOWED_STEP: f64 = 1.0;
+/// Most products with `A` of an unshifted [`Mode::Overflowed`] recomputation.
+const OVERFLOWED_UNSHIFTED_PRODUCTS: f64 = 1e6;
 
 /// Whether every entry is finite.
 fn all_finite<S: Scalar, D: ndarray::Dimension>(x: &ndarray::Array<S, D>) -> bool {
@@ -446,7 +448,7 @@ impl<'a, S: Scalar, Op: LinearOperator<S> + ?Sized> Context<'a, S, Op> {
     }
 
     /// `(m, s)` for `|t|` (code fragment 3.1). In [`Mode::Overflowed`] the steps are made short
-    /// enough that `||t (A - mu I)||_1 / s <= 1` (when that stays within the product limit): an
+    /// enough that `||t (A - mu I)||_1 / s <= 1` (when that costs at most 4 times as many products): an
     /// entry that does not overflow next to one that does is no longer protected by the
     /// normwise truncation, and the alternating terms of a step of size `theta_m` (up to 9.9)
     /// cancel by up to `e^(2 theta_m)`; steps of size 1 bound that by `e^2`.
@@ -463,7 +465,11 @@ impl<'a, S: Scalar, Op: LinearOperator<S> + ?Sized> Context<'a, S, Op> {
         else {
             return Ok((m, s));
         };
-        if m_short as f64 * short > params::MAX_PRODUCTS {
+        // Shifted: at most 4 times the products of the fast parameters (a recomputation, not a
+        // hang); unshifted, the short steps are the only parameters for the unshifted norm (and
+        // at most `OVERFLOWED_UNSHIFTED_PRODUCTS`, `overflowed_mode`).
+        let shifted = mode == (Mode::Overflowed { shifted: true });
+        if shifted && m_short as f64 * short > 4.0 * (m * s) as f64 {
             return Ok((m, s));
         }
         Ok((m_short, short as usize))
@@ -478,12 +484,11 @@ impl<'a, S: Scalar, Op: LinearOperator<S> + ?Sized> Context<'a, S, Op> {
     }
 
     /// [`Mode::Overflowed`] for times up to `t_max`, without the shift when the unshifted steps
-    /// (about `18 ||tA||_1` products, see [`Context::parameters`]) stay below a tenth of the
-    /// product limit.
+    /// (about `18 ||tA||_1` products, see [`Context::parameters`]) are at most `10^6`.
     fn overflowed_mode(&self, t_max: f64) -> Mode {
         let products = 18.0 * t_max * self.unshifted_norm;
         Mode::Overflowed {
-            shifted: products.is_nan() || products > params::MAX_PRODUCTS / 10.0,
+            shifted: products.is_nan() || products > OVERFLOWED_UNSHIFTED_PRODUCTS,
         }
     }
 
