@@ -372,3 +372,100 @@ def test_no_warning_for_matrices():
         warnings.simplefilter("error")
         linflow.expm_multiply(np.eye(3), np.ones(3))
         linflow.expm_multiply(scipy.sparse.eye_array(3, format="csr"), np.ones(3))
+
+
+# ---------------------------------------------------------------- overflow (issue 7)
+#
+# Once an entry of the state overflows, 0 * inf in a dense product made every other entry NaN
+# (scipy: all NaN), and the truncation test relative to an infinite norm cut the other Taylor
+# sums after one term. A result that overflowed is now recomputed with products that skip the
+# exact zeros of A - mu I and full Taylor sums: inf exactly where exp(tA) B overflows, the
+# exact values elsewhere. Reference: diagonal A, exp(t d_i) b_i.
+
+OVERFLOW_DIAGONALS = [
+    [1e3, -1e3, 0.0],  # exact [inf, 0 (e^-1000 underflows), 1]
+    [800.0, -3.0, 0.5, 2.0],
+    [1e3, 1e3, -2.0],
+    [-1e3, 710.0, 0.0],
+]
+
+
+def make(a, kind):
+    return {"dense": np.asarray, "csr": scipy.sparse.csr_array, "dia": scipy.sparse.dia_array, "csc": scipy.sparse.csc_array}[kind](a)
+
+
+def exact_diagonal(d, b, t):
+    with np.errstate(over="ignore", under="ignore"):
+        return np.exp(t * np.asarray(d)) * b
+
+
+def check_entrywise(got, want, rtol):
+    """inf where exact overflows, 0 (to 1e-300) where it underflows, else within rtol of the
+    largest finite entry (the Taylor sums are accurate in norm)."""
+    want = np.asarray(want)
+    finite = np.isfinite(want)
+    assert np.array_equal(got[~finite], want[~finite]), (got, want)
+    scale = np.abs(want[finite]).max()
+    under = finite & (want == 0)
+    assert np.all(np.abs(got[under]) <= 1e-300), (got, want)
+    assert np.all(np.abs(got[finite] - want[finite]) <= rtol * scale), (got, want)
+
+
+@pytest.mark.parametrize("kind", ["dense", "csr", "dia", "csc"])
+@pytest.mark.parametrize("d", OVERFLOW_DIAGONALS, ids=str)
+def test_overflowing_state_gives_inf_never_nan(d, kind):
+    b = np.linspace(1.0, 2.0, len(d))
+    got = linflow.expm_multiply(make(np.diag(d), kind), b)
+    assert not np.any(np.isnan(got)), got
+    # exp at ||tA||_1 = 1e3 has relative condition number 1e3: a few dozen roundings of that size.
+    check_entrywise(got, exact_diagonal(d, b, 1.0), 50 * 1e3 * eps(np.float64))
+
+
+@pytest.mark.parametrize("kind", ["dense", "csr"])
+@pytest.mark.parametrize("start, stop", [(0.0, 1.0), (1.0, -0.5), (0.9, 1.0)])
+def test_overflowing_state_on_grids(kind, start, stop):
+    d = [1e3, -1e3, 0.5]
+    b = np.array([1.0, 1.0, 2.0])
+    got = linflow.expm_multiply(make(np.diag(d), kind), b, start=start, stop=stop, num=5)
+    assert not np.any(np.isnan(got)), got
+    for t, row in zip(np.linspace(start, stop, 5), got, strict=True):
+        check_entrywise(row, exact_diagonal(d, b, t), 50 * 1e3 * eps(np.float64))
+
+
+def test_overflow_where_scipy_is_right():
+    # A dense positive A: exp(A) b overflows in every entry, inf in scipy and in linflow.
+    a = np.array([[1000.0, 1.0], [1.0, 1000.0]])
+    with np.errstate(all="ignore"):
+        ref = scipy.sparse.linalg.expm_multiply(a, np.ones(2))
+    assert np.all(np.isinf(ref))
+    np.testing.assert_array_equal(linflow.expm_multiply(a, np.ones(2)), ref)
+    # Just below overflow scipy is right (in norm, as the algorithm guarantees): the same values.
+    a = np.array([[700.0, 1.0], [0.0, -3.0]])
+    got = linflow.expm_multiply(a, np.ones(2))
+    assert np.all(np.isfinite(got))
+    assert rel(got, scipy.sparse.linalg.expm_multiply(a, np.ones(2))) <= allowed(np.float64, a, 1.0)
+
+
+def test_huge_shift_is_applied_in_pieces():
+    # A = 1000 I: exp(A) b = e^1000 b is finite for b = 1e-300 though e^1000 overflows, and
+    # e^-1000 b finite for b = 1e300 though e^-1000 underflows.
+    for c, x in [(1e3, 1e-300), (-1e3, 1e300)]:
+        got = linflow.expm_multiply(c * np.eye(2), np.array([x, 0.0]))
+        want = np.exp(c + np.log(x))
+        assert got[0] == pytest.approx(want, rel=1e-12)
+        assert got[1] == 0.0
+
+
+@pytest.mark.parametrize("kind", ["dense", "csr", "dia"])
+def test_norms_that_overflow_are_too_many_steps(kind):
+    # ||A^p||_1 overflows; the NaN of 0 * inf in the powers was dropped, the step count came out
+    # as 1 and the result [inf, inf, 1] (exact [inf, 0, 1]). 1e307 Taylor steps: ValueError.
+    with pytest.raises(ValueError, match="too large for Taylor steps"):
+        linflow.expm_multiply(make(np.diag([1e308, -1e308, 0.0]), kind), np.ones(3))
+
+
+def test_float32_overflow():
+    d = np.array([100.0, -100.0, 0.0], dtype=np.float32)
+    got = linflow.expm_multiply(np.diag(d), np.ones(3, dtype=np.float32))
+    assert got.dtype == np.float32
+    assert got[0] == np.inf and abs(got[1]) <= 1e-38 and got[2] == pytest.approx(1.0, rel=50 * 100 * eps(np.float32))

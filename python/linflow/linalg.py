@@ -211,7 +211,9 @@ def expm_cond(a: npt.ArrayLike, check_finite: bool = True) -> Any:
     Lanczos iteration with full reorthogonalization, applying ``K`` and ``K^*`` without forming
     them: ``K^* vec(F) = vec(L(A, F^*)^*)``. Every product is two Frechet derivatives that share
     one Pade and scaling setup, O(n^3) each; a few dozen steps give the same number to working
-    accuracy.
+    accuracy. ``kappa`` depends on ``L`` and ``expm(A)`` only through their ratio, so it is
+    finite wherever its exact value is representable, also where ``expm(A)`` overflows (scipy
+    raises ``ValueError`` there): the squarings rescale both by common powers of two.
 
     Examples
     --------
@@ -291,7 +293,8 @@ def expm_multiply(
     ------
     ValueError
         If `A` is not square, `B` is not 1-D or 2-D or has the wrong length, the grid has fewer
-        than 2 points, or an input holds NaN or infinity.
+        than 2 points, an input holds NaN or infinity, or the Taylor steps would take more than
+        1e9 products with `A` (``||tA||_1`` beyond about 1e10: scipy runs for ever there).
     TypeError
         If a dtype is not numeric, or `start`/`stop` are missing for a grid (from
         ``numpy.linspace``).
@@ -310,7 +313,9 @@ def expm_multiply(
     its own and the Taylor vectors of each step are reused for every grid point in it. Norms are
     taken with ``|t|``, so unlike scipy 1.17 reversed grids (``stop < start``) and grids far
     from 0 are computed correctly (scipy issues 16375 and 16311). The random vectors of the
-    estimators come from a fixed seed: results are reproducible.
+    estimators come from a fixed seed: results are reproducible. Where ``expm(t A) @ B``
+    overflows the result is infinite there and accurate elsewhere, never NaN (scipy's is NaN):
+    a result that overflowed is recomputed with products that skip the zeros of ``A``.
 
     References
     ----------

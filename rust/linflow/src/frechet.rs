@@ -90,6 +90,26 @@ fn order_and_scaling(precision: Precision, norm: f64) -> (usize, u32) {
     (scaled, squarings_for(norm, ell(precision, scaled)))
 }
 
+/// [`order_and_scaling`] for `a`. Entries near the largest `f64` have a 1-norm that overflows
+/// `f64`: it is then taken as `2^128` times the 1-norm of `2^-128 a` (exact scalings), so that
+/// `2^-s A` is still of the size the order needs (`s` up to about 1030: `2^-s` is then a
+/// subnormal power of two, and the products `2^-s a_ij` are exact).
+fn order_and_scaling_of<S: Scalar>(a: ArrayView2<S>) -> (usize, u32) {
+    let norm = norm1(a);
+    if norm.is_finite() {
+        return order_and_scaling(S::PRECISION, norm);
+    }
+    const SHIFT: u32 = 128;
+    let down = 0.5f64.powi(SHIFT as i32);
+    let scaled = a
+        .columns()
+        .into_iter()
+        .map(|c| c.iter().map(|v| v.modulus().to_f64() * down).sum::<f64>())
+        .fold(0.0, f64::max);
+    let (m, s) = order_and_scaling(S::PRECISION, scaled);
+    (m, s + SHIFT)
+}
+
 /// How [`expm_frechet_with`] computes the derivative.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum FrechetMethod {
@@ -582,7 +602,7 @@ impl<S: Scalar> Pade<S> {
     /// the buffers of `self`. `a` must be square, finite and non-empty.
     fn setup(&mut self, a: ArrayView2<S>) -> Result<()> {
         let n = a.nrows();
-        let (m, s) = order_and_scaling(S::PRECISION, norm1(a));
+        let (m, s) = order_and_scaling_of(a);
         let scale = S::Real::from_f64(0.5f64.powi(s.min(i32::MAX as u32) as i32));
         (self.n, self.m, self.s, self.scale) = (n, m, s, scale);
         let (one, zero) = (S::one(), S::zero());
@@ -664,9 +684,13 @@ impl<S: Scalar> Pade<S> {
     /// 5-11 of Algorithm 6.4 and the solve of line 12), left in `work.rhs`. The scaling of `E` is
     /// folded into the two products that read `E` (exact: a power of two).
     fn derivative(&self, e: ArrayView2<S>, work: &mut Work<S>) -> Result<()> {
+        self.derivative_in(e, S::from_real(self.scale), work)
+    }
+
+    /// `L_{r_m}(X, c E)` (see [`Pade::derivative`], which takes `c = 2^-s`).
+    fn derivative_in(&self, e: ArrayView2<S>, c: S, work: &mut Work<S>) -> Result<()> {
         let n = self.n;
         let (one, zero) = (S::one(), S::zero());
-        let c = S::from_real(self.scale);
         let e = if blas_layout(&e) {
             e
         } else {
@@ -810,6 +834,64 @@ pub struct ExpmFrechet<S: Scalar> {
     n: usize,
     /// `r_m(X)^(2^k)` for `k = 0..s`; the last one is `exp(A)`.
     squares: Vec<Array2<S>>,
+    /// Empty, except for the setups of [`expm_cond`] whose squares may overflow or underflow
+    /// ([`ExpmFrechet::rescaled`]), with `s + 1` entries: then `squares[k]` was multiplied by
+    /// `2^-shifts[k]` before it was squared (the last one after), and every derivative is
+    /// multiplied by the same power of two before its product with `squares[k]` (the last,
+    /// after it). The last square and every derivative then carry one common unknown factor,
+    /// which the ratio `||L(A, E)|| / ||exp(A)||` of the condition number does not see.
+    shifts: Vec<i32>,
+}
+
+/// Exponent bound of the rescaled squares of [`ExpmFrechet::rescaled`]: `||R||_1` is kept in
+/// `[2^-T, 2^T]`, so that `R^2` stays far from overflow and `R L + L R` too while
+/// `||L|| / ||R||` is below `2^(1023 - 2T)` (`2^(127 - 2T)` in single precision): ratios beyond
+/// it make `kappa = ||K|| ||A||_F / ||exp(A)||_F` overflow anyway, for the `||A||_F > 0.9 T ln 2`
+/// of a rescaled setup.
+fn rescale_bound(precision: Precision) -> i32 {
+    match precision {
+        Precision::Double => 128,
+        Precision::Single => 16,
+    }
+}
+
+/// The power of two `2^-e` to apply to `r = 2^factor R` before it is squared, as `e`: the one
+/// that brings the common factor back to 1 (`r` to `R` itself) as far as `[2^-T, 2^T]`
+/// ([`rescale_bound`]) allows `||r||_1`. Keeping the factor near 1, not `||r||_1` near 1, matters:
+/// squaring squares the factor, and a factor far from 1 carried through the squarings pushes the
+/// small entries of a matrix with a wide range (`[[1, 1e200], [0, 1]]`) into underflow while the
+/// norm itself stays in range. 0 when `r` is 0 or not finite (no scaling can help).
+fn rescale_exponent<S: Scalar>(r: &Array2<S>, factor: f64) -> i32 {
+    let norm = norm1(r.view());
+    if norm == 0.0 || !norm.is_finite() {
+        return 0;
+    }
+    let bound = f64::from(rescale_bound(S::PRECISION));
+    let log_r = norm.log2();
+    // log2 ||R||_1, the target, clamped to the allowed range (`factor` may be huge and inexact
+    // only when R is far out of range, where the clamp decides).
+    let target = (log_r - factor).clamp(-bound, bound);
+    (log_r - target).round() as i32
+}
+
+/// [`rescale_exponent`] for the range `[2^-bound, 2^bound]`.
+fn rescale_exponent_within<S: Scalar>(r: &Array2<S>, bound: i32) -> i32 {
+    let norm = norm1(r.view());
+    if norm == 0.0 || !norm.is_finite() {
+        return 0;
+    }
+    let e = norm.log2().round() as i32;
+    if e.abs() > bound { e } else { 0 }
+}
+
+/// `a <- 2^-e a`, exact (a power of two; the results stay normal numbers by
+/// [`rescale_bound`]).
+fn scale_by_power_of_two<S: Scalar>(a: &mut Array2<S>, e: i32) {
+    if e == 0 {
+        return;
+    }
+    let f = S::Real::from_f64(2f64.powi(-e));
+    a.mapv_inplace(|v| v.scale(f));
 }
 
 impl<S: Scalar> ExpmFrechet<S> {
@@ -819,6 +901,28 @@ impl<S: Scalar> ExpmFrechet<S> {
     ///
     /// [`Error::NotSquare`], [`Error::NonFinite`], [`Error::Singular`] as for [`expm_frechet`].
     pub fn new(a: ArrayView2<S>) -> Result<Self> {
+        Self::build(a, false)
+    }
+
+    /// [`ExpmFrechet::new`] for the ratios of [`expm_cond`]: where `exp(A)` may overflow or
+    /// underflow (`||A||_1` beyond `0.9 T ln 2`, [`rescale_bound`]), every square `R_k` whose
+    /// 1-norm would leave `[2^-T, 2^T]` is scaled by a power of two before it is squared (as
+    /// little as that range allows, [`rescale_exponent`]), the last one to a norm of about 1,
+    /// and the derivatives are scaled alike. The squaring of Algorithm 6.4 maps
+    /// `(R, L)` to `(R^2, R L + L R)`, so a common factor `c` of `R` and `L` becomes `c^2` for
+    /// both: the last square and every derivative share one factor, and `||L(A, E)|| /
+    /// ||exp(A)||` is exact where `exp(A)` itself is not representable. The derivatives start
+    /// from the direction `E` instead of `2^-s E` and are halved at each squaring (the same `L`,
+    /// without the factor `2^(k-s)` that would underflow `L_k` next to a rescaled `R_k`, for `s`
+    /// near 1000). `expm` and `derivative`
+    /// of such a setup are scaled by that unknown factor: only ratios are meaningful. Below the
+    /// threshold (`||exp(2^-j A)||_1 <= e^||A||_1 < 2^T`, and the inverse likewise) nothing is
+    /// checked and the setup is that of [`ExpmFrechet::new`], bit for bit.
+    fn rescaled(a: ArrayView2<S>) -> Result<Self> {
+        Self::build(a, true)
+    }
+
+    fn build(a: ArrayView2<S>, rescale: bool) -> Result<Self> {
         check_square(a)?;
         let n = a.nrows();
         if n == 0 {
@@ -826,20 +930,51 @@ impl<S: Scalar> ExpmFrechet<S> {
                 pade: None,
                 n,
                 squares: vec![Array2::zeros((0, 0))],
+                shifts: Vec::new(),
             });
         }
         let pade = Pade::new(a)?;
-        let mut squares = Vec::with_capacity(pade.s as usize + 1);
+        let gate = 0.9 * f64::from(rescale_bound(S::PRECISION)) * std::f64::consts::LN_2;
+        let s = pade.s as usize;
+        let mut shifts = if rescale && s > 0 && norm1(a) > gate {
+            vec![0; s + 1]
+        } else {
+            Vec::new()
+        };
+        let mut squares = Vec::with_capacity(s + 1);
         squares.push(pade.r.as_standard_layout().into_owned());
-        for k in 0..pade.s as usize {
+        // log2 of the common factor of squares[k] (and the derivatives): squaring doubles it.
+        let mut factor = 0.0f64;
+        for k in 0..s {
+            if let Some(shift) = shifts.get_mut(k) {
+                *shift = rescale_exponent(&squares[k], factor);
+                scale_by_power_of_two(&mut squares[k], *shift);
+                factor = 2.0 * (factor - f64::from(*shift));
+            }
             let next = product(&squares[k], &squares[k]);
             squares.push(next);
+        }
+        if let Some(shift) = shifts.get_mut(s) {
+            // The last square to about 1 as well (within 2^+-4): then the scaled ||K||_2 is
+            // about ||K|| / ||exp(A)||, which overflows only where kappa does (kappa is that
+            // times ||A||_F, beyond 160 here).
+            *shift = rescale_exponent_within(&squares[s], 4);
+            scale_by_power_of_two(&mut squares[s], *shift);
         }
         Ok(Self {
             pade: Some(pade),
             n,
             squares,
+            shifts,
         })
+    }
+
+    /// `Some(e)` when only the last square of a rescaled setup was scaled, by `2^-e` (0 if none
+    /// was): then the common factor of `expm` and every derivative is known, `2^-e`.
+    fn last_shift_only(&self) -> Option<i32> {
+        let s = self.squares.len() - 1;
+        let early = self.shifts.iter().take(s).any(|&e| e != 0);
+        (!early).then(|| self.shifts.get(s).copied().unwrap_or(0))
     }
 
     /// `exp(A)` as computed by Algorithm 6.4 (the squares the derivatives use).
@@ -882,22 +1017,41 @@ impl<S: Scalar> ExpmFrechet<S> {
         let Some(pade) = &self.pade else {
             return Ok(());
         };
-        pade.derivative(e, work)?;
-        // L <- R_k L + L R_k with the stored squares, the last step into `out`.
         let s = pade.s as usize;
+        let rescaled = !self.shifts.is_empty();
+        // A rescaled setup starts from L_r(X, E) (not 2^-s E) and halves each squaring
+        // L <- (R L + L R) / 2: the s halvings give the same L, while L_k / R_k stays of the size
+        // of L / exp(A) (it is 2^(k-s) times that in plain squaring, beyond the exponent range
+        // for s near 1000 once R_k is rescaled to about 1).
+        let (c, alpha) = if rescaled {
+            (S::one(), S::from_f64(0.5))
+        } else {
+            (S::from_real(pade.scale), S::one())
+        };
+        pade.derivative_in(e, c, work)?;
+        // L <- R_k L + L R_k with the stored squares, the last step into `out`.
+        let shift = |k: usize, l: &mut Array2<S>| {
+            if let Some(&e) = self.shifts.get(k).filter(|&&e| e != 0) {
+                scale_by_power_of_two(l, e);
+            }
+        };
         let Some((last, rest)) = self.squares[..s].split_last() else {
             out.assign(&work.rhs);
+            shift(0, out);
             return Ok(());
         };
         let (one, zero) = (S::one(), S::zero());
         let (mut l, mut lt) = (&mut work.rhs, &mut work.m[0]);
-        for r in rest {
-            general_mat_mul(one, r, &*l, zero, &mut *lt);
-            general_mat_mul(one, &*l, r, one, &mut *lt);
+        for (k, r) in rest.iter().enumerate() {
+            shift(k, l);
+            general_mat_mul(alpha, r, &*l, zero, &mut *lt);
+            general_mat_mul(alpha, &*l, r, one, &mut *lt);
             std::mem::swap(&mut l, &mut lt);
         }
-        general_mat_mul(one, last, &*l, zero, out);
-        general_mat_mul(one, &*l, last, one, out);
+        shift(s - 1, l);
+        general_mat_mul(alpha, last, &*l, zero, out);
+        general_mat_mul(alpha, &*l, last, one, out);
+        shift(s, out);
         Ok(())
     }
 
@@ -926,6 +1080,13 @@ impl<S: Scalar> ExpmFrechet<S> {
 /// Pade and scaling setup ([`ExpmFrechet`]): `O(k n^3)` work for `k` steps (typically a few
 /// dozen) instead of the `O(n^5)` construction and `O(n^6)` SVD of `K`.
 ///
+/// `kappa` depends on `L` and `exp(A)` only through their ratio, so it is finite wherever the
+/// exact value is representable, also where `exp(A)` overflows or underflows (entries of
+/// `1e300`, the largest integers): the squarings then rescale `r_m(X)^(2^k)` and the
+/// derivative by common powers of two (`(R, L) -> (R^2, R L + L R)` keeps a common factor
+/// common), and `||exp(A)||_F` is that of the rescaled last square. Where the exact `kappa`
+/// exceeds the largest float (`||A||_F` near it) the result is infinity.
+///
 /// # Errors
 ///
 /// As [`ExpmFrechet::new`].
@@ -938,6 +1099,9 @@ impl<S: Scalar> ExpmFrechet<S> {
 ///
 /// // For a scalar a: kappa = |a| exp(a) / exp(a) = |a|.
 /// assert!((expm_cond(array![[-3.0_f64]].view())? - 3.0).abs() < 1e-14);
+/// // Also where exp(a) overflows (or underflows) f64.
+/// assert!((expm_cond(array![[1e300_f64]].view())? / 1e300 - 1.0).abs() < 1e-14);
+/// assert!((expm_cond(array![[-1e4_f64]].view())? / 1e4 - 1.0).abs() < 1e-14);
 /// // A normal matrix: kappa = ||A||_F max |f[l_i, l_j]| / ||exp(A)||_F, here with eigenvalues 1, -1.
 /// let k = expm_cond(array![[0.0_f64, 1.0], [1.0, 0.0]].view())?;
 /// let want = 2f64.sqrt() * 1f64.exp() / (2.0 * 1f64.cosh().powi(2) + 2.0 * 1f64.sinh().powi(2)).sqrt();
@@ -945,20 +1109,44 @@ impl<S: Scalar> ExpmFrechet<S> {
 /// # Ok::<(), linflow::Error>(())
 /// ```
 pub fn expm_cond<S: Scalar>(a: ArrayView2<S>) -> Result<S::Real> {
-    let f = ExpmFrechet::new(a)?;
+    let f = ExpmFrechet::rescaled(a)?;
     let n = a.nrows();
     if n == 0 {
         return Ok(S::Real::from_f64(f64::NAN));
     }
-    let norm_a = frobenius(a);
-    if norm_a == 0.0 {
+    let (big, root) = frobenius_parts(a);
+    if big == 0.0 {
         return Ok(S::Real::from_f64(0.0));
     }
     let k_norm = kronecker_two_norm(&f)?;
-    // exp(A) from `expm` (as scipy does): more accurate than Algorithm 6.4's squares for
-    // non-normal input, and it is only one more O(n^3) evaluation.
-    let x_norm = frobenius(expm(a)?.view());
-    Ok(S::Real::from_f64(k_norm * norm_a / x_norm))
+    // exp(A) from `expm` (as scipy does: more accurate than Algorithm 6.4's squares for
+    // non-normal input, and only one more O(n^3) evaluation), with the derivatives' factor
+    // where that is a known power of two and exp(A) is representable; otherwise the last square,
+    // which carries the derivatives' factor.
+    let from_expm = match f.last_shift_only() {
+        Some(e) => {
+            let x = frobenius(expm(a)?.view());
+            let scaled = x * 2f64.powi(-e);
+            (x.is_finite() && scaled > 0.0 && scaled.is_finite()).then_some(scaled)
+        }
+        None => None,
+    };
+    let x_norm = from_expm.unwrap_or_else(|| frobenius(f.expm()));
+    if x_norm.is_nan() || x_norm <= 0.0 || k_norm.is_nan() {
+        // exp(A) is never singular: a last square of norm 0 means that the entries of the
+        // squares spanned more than the exponent range (a Jordan-like block with an
+        // off-diagonal entry beyond 1e190, whose kappa ~ entry^2 overflows): infinite.
+        return Ok(S::Real::from_f64(f64::INFINITY));
+    }
+    let product = k_norm * (big * root);
+    let kappa = if product.is_finite() && product >= f64::MIN_POSITIVE {
+        product / x_norm
+    } else {
+        // ||A||_F or its product with ||K|| overflows (or underflows), kappa need not: the
+        // ratio first.
+        k_norm / x_norm * big * root
+    };
+    Ok(S::Real::from_f64(kappa))
 }
 
 /// [`expm_cond`] of every matrix of a stack `(batch, n, n)`, in parallel over the batch.
@@ -1007,10 +1195,17 @@ pub fn expm_cond_batch<S: Scalar>(a: ArrayView3<S>) -> Result<Array1<S::Real>> {
 const BATCH_PARALLEL_MAX: usize = 64;
 
 fn frobenius<S: Scalar>(a: ArrayView2<S>) -> f64 {
-    // Scaled sum of squares: entries up to the overflow threshold stay finite.
+    let (big, root) = frobenius_parts(a);
+    big * root
+}
+
+/// `||a||_F` as `big * root`, `big` the largest modulus (a scaled sum of squares: entries up to
+/// the overflow threshold stay finite, and the caller may multiply in an order that avoids
+/// overflow of the product).
+fn frobenius_parts<S: Scalar>(a: ArrayView2<S>) -> (f64, f64) {
     let big = a.iter().map(|v| v.modulus().to_f64()).fold(0.0, f64::max);
     if big == 0.0 || !big.is_finite() {
-        return big;
+        return (big, 1.0);
     }
     let ss: f64 = a
         .iter()
@@ -1019,7 +1214,7 @@ fn frobenius<S: Scalar>(a: ArrayView2<S>) -> f64 {
             r * r
         })
         .sum();
-    big * ss.sqrt()
+    (big, ss.sqrt())
 }
 
 /// `<x, y> = sum conj(x_i) y_i` over all entries.
@@ -1093,11 +1288,50 @@ fn kronecker_two_norm<S: Scalar>(f: &ExpmFrechet<S>) -> Result<f64> {
     let mut basis: Vec<Array2<S>> = Vec::new();
     let (mut alphas, mut betas) = (Vec::<f64>::new(), Vec::<f64>::new());
     let mut theta_old = 0.0;
+    // K^* K is applied as sigma K^* (sigma K v) with a power of two sigma ~ 1 / ||K v|| chosen
+    // at the first step (1 unless ||K v|| is beyond 2^+-32): where ||K|| is near or beyond 1e154
+    // its square, the scale of K^* K v and of the Lanczos inner products, would overflow
+    // although ||K|| does not.
+    let mut sigma: Option<f64> = None;
     loop {
         // w = K^* K v
         f.derivative_work(v.view(), &mut kv, &mut work)?;
+        let scale = match sigma {
+            Some(scale) => scale,
+            None => {
+                let (big, root) = frobenius_parts(kv.view());
+                let norm = big * root;
+                if !norm.is_finite() {
+                    // ||K|| >= ||K v|| overflows; in a rescaled setup (the only one where it
+                    // can: otherwise ||K|| <= e^(2 ||A||_1) < 1e139) ||exp(A)||_F is about 1,
+                    // so kappa = ||K|| ||A||_F / ||exp(A)||_F overflows too.
+                    return Ok(f64::INFINITY);
+                }
+                // sigma = 2^-e with 2^e about ||K v||: sigma K^* (sigma K v) is of size 1.
+                let e = if norm > 0.0 {
+                    norm.log2().round() as i32
+                } else {
+                    0
+                };
+                *sigma.insert(if e.abs() > 32 { 2f64.powi(-e) } else { 1.0 })
+            }
+        };
+        let c = S::Real::from_f64(scale);
+        if scale != 1.0 {
+            kv.mapv_inplace(|z| z.scale(c));
+        }
         let mut w = Array2::zeros((n, n));
+        if !kv.iter().all(|z| z.is_finite()) {
+            // ||K|| beyond the range of a rescaled setup (see `rescale_bound`): kappa overflows.
+            return Ok(f64::INFINITY);
+        }
         f.adjoint_work(kv.view(), &mut w, &mut work, &mut tmp)?;
+        if scale != 1.0 {
+            w.mapv_inplace(|z| z.scale(c));
+        }
+        if !w.iter().all(|z| z.is_finite()) {
+            return Ok(f64::INFINITY);
+        }
         let alpha = inner(&v, &w).re().to_f64();
         basis.push(v);
         alphas.push(alpha);
@@ -1119,7 +1353,8 @@ fn kronecker_two_norm<S: Scalar>(f: &ExpmFrechet<S>) -> Result<f64> {
             || steps == dim
             || steps == LANCZOS_MAX_STEPS
         {
-            return Ok(theta.max(0.0).sqrt());
+            // theta = sigma^2 ||K||^2.
+            return Ok(theta.max(0.0).sqrt() / scale);
         }
         theta_old = theta;
         betas.push(beta);

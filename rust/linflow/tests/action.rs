@@ -383,3 +383,115 @@ fn banded_matrices_by_diagonals() {
             .is_none()
     );
 }
+
+/// `exp(t D) b` for `D = diag(d)`: `e^(t d_i) b_i` (the reference of the overflow tests).
+fn diagonal_action(d: &[f64], b: &[f64], t: f64) -> Vec<f64> {
+    d.iter()
+        .zip(b)
+        .map(|(&di, &bi)| (t * di).exp() * bi)
+        .collect()
+}
+
+/// The three storages of one diagonal matrix: dense, CSR (zeros not stored) and DIA (one diagonal
+/// of width n, zeros stored).
+/// CSR arrays: `indptr`, `indices`, `data`.
+type Csr = (Vec<i32>, Vec<i32>, Vec<f64>);
+
+fn diagonal_operators(d: &[f64]) -> (Array2<f64>, Csr, Array2<f64>) {
+    let dense = Array2::from_diag(&ndarray::arr1(d));
+    let csr = csr_of(&dense);
+    let dia = Array2::from_shape_vec((1, d.len()), d.to_vec()).unwrap();
+    (dense, csr, dia)
+}
+
+/// Compares entry by entry: infinite where the exact value is (with its sign), 0 (to 1e-300)
+/// where it underflows, else within `rtol` relative to the largest finite exact entry (the
+/// Taylor sums are accurate in norm: an entry far below the largest carries the cancellation
+/// of its alternating series, as in Al-Mohy & Higham's analysis).
+fn assert_entrywise(got: &[f64], want: &[f64], rtol: f64) {
+    let scale = want
+        .iter()
+        .filter(|w| w.is_finite())
+        .fold(0.0f64, |m, w| m.max(w.abs()));
+    for (g, w) in got.iter().zip(want) {
+        if w.is_infinite() {
+            assert_eq!(g, w, "{got:?} vs {want:?}");
+        } else if *w == 0.0 {
+            assert!(g.abs() <= 1e-300, "{got:?} vs {want:?}");
+        } else {
+            assert!((g - w).abs() <= rtol * scale, "{got:?} vs {want:?}");
+        }
+    }
+}
+
+#[test]
+fn overflow_gives_inf_where_exact_and_exact_values_elsewhere() {
+    // Issue 7: once an entry of the state overflows, 0 * inf in the dense product made every
+    // other entry NaN, and the truncation relative to the infinite norm cut the other sums after
+    // one term. Exact: e^(t d_i) b_i, with e^-1000 below the smallest float.
+    let b = [1.0, 1.0, 1.0, 2.0];
+    for d in [
+        [1e3, -1e3, 0.0, 0.5],
+        [800.0, -3.0, 0.0, 1.0],
+        [1e3, 2.0, -1.0, 0.0],
+    ] {
+        let want = diagonal_action(&d, &b, 1.0);
+        let (dense, (p, i, v), dia) = diagonal_operators(&d);
+        let bb = Array2::from_shape_vec((4, 1), b.to_vec()).unwrap();
+        let ops: [Box<dyn LinearOperator<f64>>; 3] = [
+            Box::new(DenseOperator::new(dense.view()).unwrap()),
+            Box::new(CsrMatrix::new((4, 4), &p, &i, &v).unwrap()),
+            Box::new(DiaMatrix::new(4, vec![0], dia.view()).unwrap()),
+        ];
+        for op in &ops {
+            let got = expm_multiply(op.as_ref(), bb.view(), 1.0).unwrap();
+            assert_entrywise(got.as_slice().unwrap(), &want, 1e-12);
+        }
+        // On a grid: t = 0, 0.25, ..., 1 (e^250 finite, e^1000 not), and reversed.
+        for (start, stop) in [(0.0, 1.0), (1.0, 0.0)] {
+            let grid = TimeGrid::linspace(start, stop, 5, true);
+            for op in &ops {
+                let got = expm_multiply_grid(op.as_ref(), bb.view(), grid).unwrap();
+                for k in 0..5 {
+                    let want = diagonal_action(&d, &b, grid.time(k));
+                    let row: Vec<f64> = got
+                        .index_axis(ndarray::Axis(0), k)
+                        .iter()
+                        .copied()
+                        .collect();
+                    assert_entrywise(&row, &want, 1e-12);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn huge_shift_is_applied_in_pieces() {
+    // A = 1000 I: A - mu I = 0, and exp(A) b = e^1000 b, finite for b = 1e-300 (1.97e134) though
+    // e^1000 itself overflows; e^-1000 b for b = 1e300 is 5.1e-135 though e^-1000 underflows.
+    for (c, x) in [(1e3_f64, 1e-300_f64), (-1e3, 1e300)] {
+        let a = Array2::from_diag(&ndarray::arr1(&[c, c]));
+        let b = array![[x], [0.0]];
+        let got = expm_multiply(&DenseOperator::new(a.view()).unwrap(), b.view(), 1.0).unwrap();
+        let want = (c + x.ln()).exp();
+        assert!(
+            ((got[[0, 0]] - want) / want).abs() < 1e-12,
+            "{got:?} {want}"
+        );
+        assert_eq!(got[[1, 0]], 0.0);
+    }
+}
+
+#[test]
+fn norms_of_powers_that_overflow_are_infinite() {
+    // diag(1e308, -1e308, 0): the exact powers overflow, and the NaN of inf - 0 * inf in them
+    // was dropped by the maximum, so the Taylor step count came out as 1 and the result
+    // [inf, inf, 1] (exact [inf, 0, 1]). Now the norm is infinite: too many steps, an error.
+    let (dense, (p, i, v), _) = diagonal_operators(&[1e308, -1e308, 0.0]);
+    let b = Array2::ones((3, 1));
+    let got = expm_multiply(&DenseOperator::new(dense.view()).unwrap(), b.view(), 1.0);
+    assert!(matches!(got, Err(Error::TooManySteps { .. })), "{got:?}");
+    let got = expm_multiply(&CsrMatrix::new((3, 3), &p, &i, &v).unwrap(), b.view(), 1.0);
+    assert!(matches!(got, Err(Error::TooManySteps { .. })), "{got:?}");
+}

@@ -243,3 +243,69 @@ fn cond_of_a_huge_triangular_matrix() {
     let (x, _) = expm_frechet(a.view(), Array2::eye(4).view()).unwrap();
     assert_eq!(x, expm(a.view()).unwrap());
 }
+
+/// `expm_cond` where `exp(A)` overflows or underflows the scalar type, against closed forms:
+/// the scalar `a` (`kappa = |a|`), `diag(a, -a)` (`K` diagonal with entries `f[d_i, d_j]`, the
+/// largest `e^a`: `kappa = sqrt(2) a e^a / sqrt(e^2a + e^-2a) = sqrt(2) a`), and `c J` for the
+/// `n x n` matrix of ones `J` (normal, eigenvalues `n c` and `0`: for `n c >> 1`,
+/// `kappa = n c e^(nc) / sqrt(e^(2nc) + n - 1) = n c`; for `-c J`,
+/// `kappa = n c max(1, f[-nc, 0]) / sqrt(e^(-2nc) + n - 1) = n c / sqrt(n - 1)`, checked only
+/// at `c = 1e4`: `exp(-c J)` is a projector whose eigenvalues 1 are squared `s = log2(n c)`
+/// times, so their rounding errors grow as `2^s u`, the limit of scaling and squaring (scipy's
+/// and `expm`'s too) for huge norms with eigenvalues near 0).
+fn cond_beyond_overflow<S: Scalar>(big: f64) {
+    let e = eps::<S>();
+    // Each squaring rounds the ratio ||L|| / ||R|| by a few eps: s = log2(norm) of them.
+    let tol = |norm: f64| 4.0 * (norm.log2().max(1.0) + 2.0) * e;
+    let check_within = |a: Array2<f64>, want: f64, tol: f64| {
+        let got = expm_cond(cast::<S>(&a).view()).unwrap().to_f64();
+        assert!(
+            ((got - want) / want).abs() <= tol,
+            "{a:?}: got {got}, want {want}"
+        );
+    };
+    let check = |a: Array2<f64>, want: f64, norm: f64| check_within(a, want, tol(norm));
+    for x in [big, -big, 1e4, -1e4] {
+        check(array![[x]], x.abs(), x.abs());
+    }
+    check(array![[big, 0.0], [0.0, -big]], 2f64.sqrt() * big, big);
+    let n = 3;
+    let ones = Array2::<f64>::ones((n, n));
+    for c in [big, 1e4] {
+        check(&ones * c, n as f64 * c, n as f64 * c);
+    }
+    if S::PRECISION == Precision::Double {
+        let c = 1e4;
+        let want = n as f64 * c / ((n - 1) as f64).sqrt();
+        // 2^s u with s = log2(n c) squarings (see above).
+        check_within(&ones * -c, want, 4.0 * n as f64 * c * e);
+    }
+}
+
+#[test]
+fn cond_is_finite_where_exp_overflows() {
+    cond_beyond_overflow::<f64>(1e300);
+    cond_beyond_overflow::<Complex<f64>>(1e300);
+    // float16's largest value, 65504, computed in single precision (numpy's float16 -> float32).
+    cond_beyond_overflow::<f32>(65504.0);
+    cond_beyond_overflow::<Complex<f32>>(1e30);
+    // The largest integers: i64::MAX everywhere (numpy's int64 -> float64).
+    let a = Array2::from_elem((3, 3), i64::MAX as f64);
+    let got = expm_cond(a.view()).unwrap();
+    let want = 3.0 * i64::MAX as f64;
+    assert!(((got - want) / want).abs() < 1e-13, "{got}");
+}
+
+#[test]
+fn cond_overflows_to_inf_only_where_kappa_does() {
+    // kappa = 3 c and 3 c / sqrt(2) for c the largest float: beyond it, so inf (never NaN).
+    for c in [f64::MAX, -f64::MAX] {
+        let k = expm_cond(Array2::from_elem((3, 3), c).view()).unwrap();
+        assert_eq!(k, f64::INFINITY, "{c}");
+    }
+    let k = expm_cond(Array2::from_elem((3, 3), f32::MAX).view()).unwrap();
+    assert_eq!(k, f32::INFINITY);
+    // 1x1: kappa = |a| itself, representable.
+    let k = expm_cond(array![[1e308_f64]].view()).unwrap();
+    assert!((k / 1e308 - 1.0).abs() < 1e-12, "{k}");
+}

@@ -8,43 +8,13 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use linflow::{Error, Expm, Precision, RealScalar as _, Scalar, expm, expm_batch, expm_into};
+use linflow::{Error, Expm, Precision, RealScalar as _, expm, expm_batch, expm_into};
 use ndarray::{Array2, Array3, Axis, s};
 use num_complex::Complex;
 
-/// Reads the scalars of one type from little-endian bytes.
-trait FromBytes: Scalar {
-    const SIZE: usize;
-    fn read(b: &[u8]) -> Self;
-}
-impl FromBytes for f32 {
-    const SIZE: usize = 4;
-    fn read(b: &[u8]) -> Self {
-        f32::from_le_bytes(b[..4].try_into().unwrap())
-    }
-}
-impl FromBytes for f64 {
-    const SIZE: usize = 8;
-    fn read(b: &[u8]) -> Self {
-        f64::from_le_bytes(b[..8].try_into().unwrap())
-    }
-}
-impl FromBytes for Complex<f32> {
-    const SIZE: usize = 8;
-    fn read(b: &[u8]) -> Self {
-        Complex::new(f32::read(b), f32::read(&b[4..]))
-    }
-}
-impl FromBytes for Complex<f64> {
-    const SIZE: usize = 16;
-    fn read(b: &[u8]) -> Self {
-        Complex::new(f64::read(b), f64::read(&b[8..]))
-    }
-}
-
-fn bits<S: Scalar>(a: ndarray::ArrayView2<S>) -> Vec<String> {
-    a.iter().map(|x| format!("{x:?}")).collect()
-}
+#[path = "common.rs"]
+mod common;
+use common::{FromBytes, bits};
 
 fn check<S: FromBytes>(n: usize, flags: u8, data: &[u8]) {
     // The entries cycle through the bytes given (a short input still fills a large matrix).

@@ -3,7 +3,7 @@
 use ndarray::{ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
 
-use super::operator::{LinearOperator, default_taylor_term};
+use super::operator::{LinearOperator, default_taylor_term, exact_zeros_product};
 use crate::error::{Error, Result};
 use crate::scalar::{RealScalar, Scalar};
 
@@ -240,6 +240,16 @@ impl<S: Scalar, I: CsrIndex> LinearOperator<S> for CsrMatrix<'_, S, I> {
                 }
             }
         }
+        Ok(())
+    }
+
+    fn apply_shifted_exact_zeros(
+        &self,
+        shift: S,
+        x: ArrayView2<S>,
+        y: ArrayViewMut2<S>,
+    ) -> Result<()> {
+        exact_zeros_product(self.entries(), shift, x, y);
         Ok(())
     }
 

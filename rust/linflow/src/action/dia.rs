@@ -5,7 +5,7 @@ use ndarray::{Array2, ArrayView2, ArrayViewMut2, CowArray, Ix2};
 use rayon::prelude::*;
 
 use super::csr::{CsrIndex, CsrMatrix};
-use super::operator::{LinearOperator, default_taylor_term, max_modulus};
+use super::operator::{LinearOperator, default_taylor_term, exact_zeros_product, max_modulus};
 use crate::error::{Error, Result};
 use crate::scalar::{RealScalar, Scalar};
 
@@ -408,6 +408,24 @@ impl<S: Scalar> LinearOperator<S> for DiaMatrix<'_, S> {
 
     fn apply_adjoint(&self, x: ArrayView2<S>, y: ArrayViewMut2<S>) -> Result<()> {
         self.product(x, y, true);
+        Ok(())
+    }
+
+    fn apply_shifted_exact_zeros(
+        &self,
+        shift: S,
+        x: ArrayView2<S>,
+        y: ArrayViewMut2<S>,
+    ) -> Result<()> {
+        let entries = (0..self.offsets.len()).flat_map(|d| {
+            let (lo, hi) = self.rows(d);
+            let off = self.offsets[d];
+            (lo..hi).map(move |i| {
+                let j = (i as isize + off) as usize;
+                (i, j, self.data[[d, j]])
+            })
+        });
+        exact_zeros_product(entries, shift, x, y);
         Ok(())
     }
 

@@ -5,7 +5,7 @@
 
 use ndarray::{Array2, ArrayView2, Zip, s};
 
-use super::operator::LinearOperator;
+use super::operator::{LinearOperator, nan_max};
 use crate::error::Result;
 use crate::scalar::{RealScalar, Scalar};
 
@@ -83,7 +83,9 @@ pub(crate) fn norm1_power<S: Scalar, Op: LinearOperator<S> + ?Sized>(
     if n <= 4 * ESTIMATOR_COLUMNS {
         let eye = Array2::from_shape_fn((n, n), |(i, j)| if i == j { S::one() } else { S::zero() });
         let y = apply_power(op, mu, p, false, eye.view())?;
-        return Ok(column_norms(y.view()).into_iter().fold(0.0, f64::max));
+        // NaN (a power that overflowed, inf - inf) counts as infinity: ignoring it would
+        // underestimate the norm, and with it the number of Taylor steps.
+        return Ok(column_norms(y.view()).into_iter().fold(0.0, nan_max));
     }
     let t = ESTIMATOR_COLUMNS;
     let real = is_real::<S>();
@@ -116,6 +118,11 @@ pub(crate) fn norm1_power<S: Scalar, Op: LinearOperator<S> + ?Sized>(
             .max_by(|a, b| a.1.total_cmp(b.1))
             .expect("t >= 1 columns");
         est = ymax;
+        if !est.is_finite() {
+            // A product overflowed (NaN from inf - inf or 0 * inf counts too): the norm is
+            // beyond any the Taylor steps could take.
+            return Ok(f64::INFINITY);
+        }
         if k >= 2 && est <= est_old {
             est = est_old;
             break;

@@ -18,6 +18,19 @@
 //! grid is computed as the increasing one and reordered, so reversed grids (`stop < start`) and
 //! grids far from 0 are as accurate as any other (scipy 1.17 takes `t ||A||` with the sign of `t`
 //! and reuses the interval's parameters at `t_0`: scipy issues 16375 and 16311).
+//!
+//! Overflow: once an entry of the state overflows, `0 * inf` in a product would make the
+//! other entries NaN, and the truncation test relative to an infinite norm would cut their
+//! Taylor sums after one term. A result with an infinite or NaN entry (from finite input) is
+//! therefore recomputed with products that skip the exact zeros of `A - mu I`
+//! ([`LinearOperator::apply_shifted_exact_zeros`]), full Taylor sums, and steps of norm at most
+//! 1 (so that an entry that does not overflow is accurate to about `e^2 u` per step, not the
+//! `e^(2 theta_m) u` of the cancelling terms): `exp(tA) B` is infinite exactly where it
+//! overflows and accurate elsewhere. The factor `e^(t mu)` of a huge shift is applied in pieces
+//! that neither overflow nor underflow. Norms of powers of `A` that overflow (NaN included) are
+//! infinite, so the step count is never underestimated: such an `A` is
+//! [`Error::TooManySteps`]. Results that do not overflow are computed exactly as before, bit for
+//! bit.
 
 mod csr;
 mod dia;
@@ -34,7 +47,7 @@ use ndarray::{Array2, Array3, ArrayView2, Zip};
 use crate::error::{Error, Result};
 use crate::scalar::{RealScalar, Scalar};
 use estimate::{Rng, estimate_trace};
-use operator::norm_inf;
+use operator::{nan_max, norm_inf};
 use params::{NormInfo, norm1_shifted};
 
 /// Seed of the random vectors of the trace and norm estimators (fixed: results reproduce).
@@ -147,7 +160,11 @@ impl<S: Scalar> ExpmMultiply<S> {
             return Ok(out);
         }
         let mut bufs = Buffers::new(b.dim());
-        ctx.simple(b, t.to_f64(), &mut out, &mut bufs)?;
+        ctx.simple(b, t.to_f64(), &mut out, &mut bufs, Mode::Fast)?;
+        if !all_finite(&out) {
+            let mode = ctx.overflowed_mode(t.to_f64().abs());
+            ctx.simple(b, t.to_f64(), &mut out, &mut bufs, mode)?;
+        }
         Ok(out)
     }
 
@@ -179,11 +196,84 @@ impl<S: Scalar> ExpmMultiply<S> {
                 step: -grid.step,
                 count: grid.count,
             };
-            ctx.grid(b, forward, &mut out)?;
+            ctx.grid_checked(b, forward, &mut out)?;
             return Ok(out.slice(ndarray::s![..;-1, .., ..]).to_owned());
         }
-        ctx.grid(b, grid, &mut out)?;
+        ctx.grid_checked(b, grid, &mut out)?;
         Ok(out)
+    }
+}
+
+/// How the Taylor sums are formed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// Al-Mohy & Higham's algorithms as they are: the operator's own fused Taylor terms, and
+    /// each sum truncated once two terms are below the tolerance.
+    Fast,
+    /// The recomputation of a result that overflowed (an infinite or NaN entry, from finite
+    /// input): products skip the exact zeros of `A - mu I` (0 times an overflowed entry is 0,
+    /// not NaN, [`LinearOperator::apply_shifted_exact_zeros`]), and every sum takes all its `m`
+    /// terms (a tolerance relative to an infinite norm would truncate the sums of the entries
+    /// that did not overflow after one term). `shifted: false` drops the shift `mu` where that
+    /// is affordable: the alternating terms of `A - mu I` would turn an entry that overflowed
+    /// into `inf - inf = NaN`, where those of `A` keep it infinite (for a diagonal `A`, always).
+    Overflowed { shifted: bool },
+}
+
+/// Largest `||t (A - mu I)||_1 / s` of a Taylor step in [`Mode::Overflowed`].
+const OVERFLOWED_STEP: f64 = 1.0;
+/// Most products with `A` of an unshifted [`Mode::Overflowed`] recomputation.
+const OVERFLOWED_UNSHIFTED_PRODUCTS: f64 = 1e6;
+
+/// Whether every entry is finite.
+fn all_finite<S: Scalar, D: ndarray::Dimension>(x: &ndarray::Array<S, D>) -> bool {
+    x.iter().all(|v| v.is_finite())
+}
+
+/// `||x||_inf` with NaN taken as infinity.
+fn norm_inf_overflowed<S: Scalar>(x: ArrayView2<S>) -> f64 {
+    x.rows()
+        .into_iter()
+        .map(|r| r.iter().map(|v| v.modulus().to_f64()).sum::<f64>())
+        .fold(0.0, nan_max)
+}
+
+/// `e^z` as `factor^count`, with `count` the fewest pieces whose factors neither overflow nor
+/// underflow (|Re z| / count at most half the exponent range): `exp(t mu) x` for a huge shift
+/// `t mu` is then `x` multiplied `count` times, never an overflow of `e^(t mu)` itself where the
+/// product is finite. One piece (`e^z` itself) for every `|Re z|` below 354 in double precision
+/// and 44 in single; at most 8 (beyond `|Re z| = 8 * 354`, `e^z x` is 0 or infinite for every
+/// finite `x`; [`scale_in_pieces`] keeps the zeros of `x` zero then).
+fn exp_pieces<S: Scalar>(z: S) -> (S, usize) {
+    let half_range = match S::PRECISION {
+        crate::scalar::Precision::Double => 354.0,
+        crate::scalar::Precision::Single => 44.0,
+    };
+    let count = (z.re().to_f64().abs() / half_range).ceil().min(8.0);
+    if count <= 1.0 || !count.is_finite() {
+        return (z.exp(), 1);
+    }
+    (
+        z.scale(S::Real::from_f64(1.0 / count)).exp(),
+        count as usize,
+    )
+}
+
+/// `x <- eta^count x` as [`exp_pieces`] gives `eta` and `count`; an infinite `eta` leaves the
+/// zeros of `x` zero (the exact `e^z 0`), where `0 * inf` is NaN.
+fn scale_in_pieces<S: Scalar, D: ndarray::Dimension>(
+    mut x: ndarray::ArrayViewMut<S, D>,
+    (eta, count): (S, usize),
+) {
+    if eta == S::one() {
+        return;
+    }
+    for _ in 0..count {
+        if eta.is_finite() {
+            x.mapv_inplace(|v| v * eta);
+        } else {
+            x.mapv_inplace(|v| if v == S::zero() { v } else { v * eta });
+        }
     }
 }
 
@@ -193,11 +283,16 @@ impl<S: Scalar> ExpmMultiply<S> {
 ///
 /// `t` may have any sign. Costs about `m s` products with `A` (see the [module docs](self)).
 ///
+/// Where `exp(tA) B` overflows, the result is infinite there and exact elsewhere, never NaN
+/// from finite input (see the [module docs](self), "Overflow").
+///
 /// # Errors
 ///
 /// [`Error::NotSquare`] if `A` is not square, [`Error::ShapeMismatch`] if `B` does not have `n`
-/// rows, [`Error::NonFinite`] if `B`, `t` or the trace is NaN or infinite (or `|t| ||A||`
-/// overflows), and whatever the operator reports.
+/// rows, [`Error::NonFinite`] if `B`, `t` or the trace is NaN or infinite,
+/// [`Error::TooManySteps`] if the Taylor steps would take more than `10^9` products with `A`
+/// (`||tA||_1` beyond about `10^10`, or norms of powers of `A` that overflow), and whatever the
+/// operator reports.
 ///
 /// # Example
 ///
@@ -275,6 +370,8 @@ struct Context<'a, S: Scalar, Op: LinearOperator<S> + ?Sized> {
     /// Unit roundoff of `S`: the truncation tolerance.
     tol: f64,
     norms: Option<NormInfo<'a, S, Op>>,
+    /// `||A||_1` (exact or estimated), for [`Mode::Overflowed`] without the shift.
+    unshifted_norm: f64,
     /// `n == 0` or `k == 0`: nothing to compute.
     trivial: bool,
 }
@@ -305,6 +402,7 @@ impl<'a, S: Scalar, Op: LinearOperator<S> + ?Sized> Context<'a, S, Op> {
             n0: k,
             tol,
             norms: None,
+            unshifted_norm: 0.0,
             trivial: n == 0 || k == 0,
         };
         if ctx.trivial {
@@ -319,8 +417,10 @@ impl<'a, S: Scalar, Op: LinearOperator<S> + ?Sized> Context<'a, S, Op> {
         // is far off (a guess passed by the caller) would otherwise make the Taylor sums cancel.
         let mut mu = trace.scale(S::Real::from_f64(1.0 / n as f64));
         let mut norm = norm1_shifted(op, mu, &mut rng)?;
+        ctx.unshifted_norm = norm;
         if mu != S::zero() {
             let unshifted = norm1_shifted(op, S::zero(), &mut rng)?;
+            ctx.unshifted_norm = unshifted;
             if unshifted < norm {
                 (mu, norm) = (S::zero(), unshifted);
             }
@@ -341,14 +441,107 @@ impl<'a, S: Scalar, Op: LinearOperator<S> + ?Sized> Context<'a, S, Op> {
         t: f64,
         out: &mut Array2<S>,
         bufs: &mut Buffers<S>,
+        mode: Mode,
     ) -> Result<()> {
+        let (m, s) = self.parameters(t, mode)?;
+        self.taylor(b, t, m, s, out, bufs, mode)
+    }
+
+    /// `(m, s)` for `|t|` (code fragment 3.1). In [`Mode::Overflowed`] the steps are made short
+    /// enough that `||t (A - mu I)||_1 / s <= 1` (when that costs at most 4 times as many products): an
+    /// entry that does not overflow next to one that does is no longer protected by the
+    /// normwise truncation, and the alternating terms of a step of size `theta_m` (up to 9.9)
+    /// cancel by up to `e^(2 theta_m)`; steps of size 1 bound that by `e^2`.
+    fn parameters(&self, t: f64, mode: Mode) -> Result<(usize, usize)> {
         let (m, s) = self.norms().parameters(t, self.n0)?;
-        self.taylor(b, t, m, s, out, bufs)
+        let norm = match mode {
+            Mode::Fast => return Ok((m, s)),
+            Mode::Overflowed { shifted: true } => t.abs() * self.norms().norm1(),
+            Mode::Overflowed { shifted: false } => t.abs() * self.unshifted_norm,
+        };
+        let short = (norm / OVERFLOWED_STEP).ceil().max(s as f64);
+        let Some(m_short) =
+            (1..=params::M_MAX).find(|&k| params::theta(S::PRECISION, k) * short >= norm)
+        else {
+            return Ok((m, s));
+        };
+        // Shifted: at most 4 times the products of the fast parameters (a recomputation, not a
+        // hang); unshifted, the short steps are the only parameters for the unshifted norm (and
+        // at most `OVERFLOWED_UNSHIFTED_PRODUCTS`, `overflowed_mode`).
+        let shifted = mode == (Mode::Overflowed { shifted: true });
+        if shifted && m_short as f64 * short > 4.0 * (m * s) as f64 {
+            return Ok((m, s));
+        }
+        Ok((m_short, short as usize))
+    }
+
+    /// The shift of the Taylor terms in `mode`.
+    fn shift(&self, mode: Mode) -> S {
+        match mode {
+            Mode::Overflowed { shifted: false } => S::zero(),
+            _ => self.mu,
+        }
+    }
+
+    /// [`Mode::Overflowed`] for times up to `t_max`, without the shift when the unshifted steps
+    /// (about `18 ||tA||_1` products, see [`Context::parameters`]) are at most `10^6`.
+    fn overflowed_mode(&self, t_max: f64) -> Mode {
+        let products = 18.0 * t_max * self.unshifted_norm;
+        Mode::Overflowed {
+            shifted: products.is_nan() || products > OVERFLOWED_UNSHIFTED_PRODUCTS,
+        }
+    }
+
+    /// One Taylor term `next = coeff (A - mu I) prev`, and `sum += next` with `sum`: the
+    /// operator's fused [`LinearOperator::taylor_term`], or in [`Mode::Overflowed`] the product
+    /// that skips exact zeros. Returns `(||next||_inf, ||sum||_inf)` as `taylor_term` does.
+    fn term(
+        &self,
+        mode: Mode,
+        coeff: S,
+        prev: ArrayView2<S>,
+        mut next: ndarray::ArrayViewMut2<S>,
+        sum: Option<ndarray::ArrayViewMut2<S>>,
+    ) -> Result<(f64, f64)> {
+        if mode == Mode::Fast {
+            return self.op.taylor_term(coeff, self.mu, prev, next, sum);
+        }
+        // coeff first: (A - mu I) prev may overflow where coeff (A - mu I) prev does not (coeff
+        // is at most 1 / ||A - mu I||_1 here, steps of norm 1).
+        let scaled = prev.mapv(|v| coeff * v);
+        self.op
+            .apply_shifted_exact_zeros(self.shift(mode), scaled.view(), next.view_mut())?;
+        let next_norm = norm_inf_overflowed(next.view());
+        let sum_norm = match sum {
+            Some(mut f) => {
+                Zip::from(&mut f).and(&next).for_each(|f, &y| *f += y);
+                norm_inf_overflowed(f.view())
+            }
+            None => 0.0,
+        };
+        Ok((next_norm, sum_norm))
+    }
+
+    /// [`Context::grid`], recomputed in [`Mode::Overflowed`] if a result overflowed.
+    fn grid_checked(
+        &self,
+        b: ArrayView2<S>,
+        grid: TimeGrid<S::Real>,
+        out: &mut Array3<S>,
+    ) -> Result<()> {
+        self.grid(b, grid, out, Mode::Fast)?;
+        if !all_finite(out) {
+            let last = grid.time(grid.count.saturating_sub(1)).to_f64();
+            let mode = self.overflowed_mode(grid.start.to_f64().abs().max(last.abs()));
+            self.grid(b, grid, out, mode)?;
+        }
+        Ok(())
     }
 
     /// `out = exp(tA) b` with `s` steps of the degree-`m` Taylor series (Algorithm 3.2, lines
     /// 8-20): each step sums terms `B <- (t / (s j)) A_mu B` until two successive terms are
     /// below `tol ||F||_inf`, then multiplies by `e^(t mu / s)`.
+    #[allow(clippy::too_many_arguments)]
     fn taylor(
         &self,
         b: ArrayView2<S>,
@@ -357,53 +550,58 @@ impl<'a, S: Scalar, Op: LinearOperator<S> + ?Sized> Context<'a, S, Op> {
         s: usize,
         out: &mut Array2<S>,
         bufs: &mut Buffers<S>,
+        mode: Mode,
     ) -> Result<()> {
         out.assign(&b);
-        let eta = (S::from_f64(t / s as f64) * self.mu).exp();
+        let eta = exp_pieces(S::from_f64(t / s as f64) * self.shift(mode));
         for _ in 0..s {
             bufs.prev.assign(out);
             let mut c1 = norm_inf(bufs.prev.view());
             for j in 1..=m {
                 let coeff = S::from_f64(t / (s as f64 * j as f64));
-                let (c2, norm_f) = self.op.taylor_term(
+                let (c2, norm_f) = self.term(
+                    mode,
                     coeff,
-                    self.mu,
                     bufs.prev.view(),
                     bufs.next.view_mut(),
                     Some(out.view_mut()),
                 )?;
                 std::mem::swap(&mut bufs.prev, &mut bufs.next);
-                if c1 + c2 <= self.tol * norm_f {
+                if mode == Mode::Fast && c1 + c2 <= self.tol * norm_f {
                     break;
                 }
                 c1 = c2;
             }
-            if eta != S::one() {
-                out.mapv_inplace(|v| v * eta);
-            }
+            scale_in_pieces(out.view_mut(), eta);
         }
         Ok(())
     }
 
     /// Algorithm 5.2 on the grid, with the corrections described in the module docs.
-    fn grid(&self, b: ArrayView2<S>, grid: TimeGrid<S::Real>, out: &mut Array3<S>) -> Result<()> {
+    fn grid(
+        &self,
+        b: ArrayView2<S>,
+        grid: TimeGrid<S::Real>,
+        out: &mut Array3<S>,
+        mode: Mode,
+    ) -> Result<()> {
         let mut bufs = Buffers::new(b.dim());
         let mut x = Array2::zeros(b.raw_dim());
         let t0 = grid.start.to_f64();
-        self.simple(b, t0, &mut x, &mut bufs)?;
+        self.simple(b, t0, &mut x, &mut bufs, mode)?;
         out.index_axis_mut(ndarray::Axis(0), 0).assign(&x);
         let q = grid.count - 1;
         if q == 0 {
             return Ok(());
         }
         let h = grid.step.to_f64();
-        let (m, s) = self.norms().parameters(q as f64 * h, self.n0)?;
+        let (m, s) = self.parameters(q as f64 * h, mode)?;
         if q <= s {
             // Every grid step needs scaling of its own: parameters for |h|, one step at a time.
-            let (m1, s1) = self.norms().parameters(h, self.n0)?;
+            let (m1, s1) = self.parameters(h, mode)?;
             for k in 0..q {
                 let prev = out.index_axis(ndarray::Axis(0), k).to_owned();
-                self.taylor(prev.view(), h, m1, s1, &mut x, &mut bufs)?;
+                self.taylor(prev.view(), h, m1, s1, &mut x, &mut bufs, mode)?;
                 out.index_axis_mut(ndarray::Axis(0), k + 1).assign(&x);
             }
             return Ok(());
@@ -436,13 +634,8 @@ impl<'a, S: Scalar, Op: LinearOperator<S> + ?Sized> Context<'a, S, Op> {
                     if p == taylor.len() {
                         let mut next = Array2::zeros(b.raw_dim());
                         let scale = S::from_f64(d as f64 * h / p as f64);
-                        let (norm, _) = self.op.taylor_term(
-                            scale,
-                            self.mu,
-                            taylor[p - 1].view(),
-                            next.view_mut(),
-                            None,
-                        )?;
+                        let (norm, _) =
+                            self.term(mode, scale, taylor[p - 1].view(), next.view_mut(), None)?;
                         taylor.push(next);
                         norms.push(norm);
                     }
@@ -458,14 +651,19 @@ impl<'a, S: Scalar, Op: LinearOperator<S> + ?Sized> Context<'a, S, Op> {
                         norm_f = norm_f.max(row);
                     }
                     let c2 = coeff * norms[p];
-                    if c1 + c2 <= self.tol * norm_f {
+                    if mode == Mode::Fast && c1 + c2 <= self.tol * norm_f {
                         break;
                     }
                     c1 = c2;
                 }
-                let eta = (S::from_f64(k as f64 * h) * self.mu).exp();
+                let (eta, pieces) = exp_pieces(S::from_f64(k as f64 * h) * self.shift(mode));
                 let mut dst = out.index_axis_mut(ndarray::Axis(0), i * d + k);
-                Zip::from(&mut dst).and(&sum).for_each(|o, &v| *o = eta * v);
+                if pieces == 1 && eta.is_finite() {
+                    Zip::from(&mut dst).and(&sum).for_each(|o, &v| *o = eta * v);
+                } else {
+                    dst.assign(&sum);
+                    scale_in_pieces(dst, (eta, pieces));
+                }
             }
         }
         Ok(())

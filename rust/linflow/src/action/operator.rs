@@ -108,6 +108,31 @@ pub trait LinearOperator<S: Scalar> {
     ) -> Result<(f64, f64)> {
         default_taylor_term(self, coeff, shift, prev, next, sum)
     }
+
+    /// `y = (A - shift I) x` where every exact zero of `A - shift I` contributes exactly 0, also
+    /// against an infinite entry of `x` (the exact value of 0 times a huge finite number is 0,
+    /// where floating point gives `0 * inf = NaN`). [`expm_multiply`](crate::expm_multiply)
+    /// calls it only to recompute a result that overflowed, so it need not be fast.
+    ///
+    /// The default applies [`LinearOperator::apply`] and subtracts `shift x` (skipped for a zero
+    /// shift): exact for operators whose products never multiply a zero by an entry of `x`.
+    /// Dense, CSR and DIA matrices skip their zeros.
+    ///
+    /// # Errors
+    ///
+    /// As [`LinearOperator::apply`].
+    fn apply_shifted_exact_zeros(
+        &self,
+        shift: S,
+        x: ArrayView2<S>,
+        mut y: ArrayViewMut2<S>,
+    ) -> Result<()> {
+        self.apply(x.view(), y.view_mut())?;
+        if shift != S::zero() {
+            Zip::from(&mut y).and(&x).for_each(|y, &v| *y -= shift * v);
+        }
+        Ok(())
+    }
 }
 
 impl<S: Scalar, T: LinearOperator<S> + ?Sized> LinearOperator<S> for &T {
@@ -135,6 +160,46 @@ impl<S: Scalar, T: LinearOperator<S> + ?Sized> LinearOperator<S> for &T {
         sum: Option<ArrayViewMut2<S>>,
     ) -> Result<(f64, f64)> {
         (**self).taylor_term(coeff, shift, prev, next, sum)
+    }
+    fn apply_shifted_exact_zeros(
+        &self,
+        shift: S,
+        x: ArrayView2<S>,
+        y: ArrayViewMut2<S>,
+    ) -> Result<()> {
+        (**self).apply_shifted_exact_zeros(shift, x, y)
+    }
+}
+
+/// `y = (A - shift I) x` from the stored entries `(i, j, a_ij)` of `A` (duplicates add up),
+/// skipping every exact zero of `A - shift I`: an infinite entry of `x` then meets only the
+/// nonzero entries (see [`LinearOperator::apply_shifted_exact_zeros`]). One pass over the
+/// entries, row-major `x` not required.
+pub(crate) fn exact_zeros_product<S: Scalar>(
+    entries: impl Iterator<Item = (usize, usize, S)>,
+    shift: S,
+    x: ArrayView2<S>,
+    mut y: ArrayViewMut2<S>,
+) {
+    let n = y.nrows();
+    let mut diag = vec![S::zero(); n];
+    y.fill(S::zero());
+    for (i, j, v) in entries {
+        if i == j {
+            diag[i] += v;
+        } else if v != S::zero() {
+            Zip::from(y.row_mut(i))
+                .and(x.row(j))
+                .for_each(|o, &xv| *o += v * xv);
+        }
+    }
+    for (i, d) in diag.into_iter().enumerate() {
+        let d = d - shift;
+        if d != S::zero() {
+            Zip::from(y.row_mut(i))
+                .and(x.row(i))
+                .for_each(|o, &xv| *o += d * xv);
+        }
     }
 }
 
@@ -182,6 +247,16 @@ pub(crate) fn max_modulus<S: Scalar>(xs: &[S]) -> f64 {
         .iter()
         .fold(0.0f64, |m, v| m.max(v.modulus().to_f64()));
     lanes.into_iter().fold(tail, f64::max)
+}
+
+/// `max(acc, x)` with NaN taken as infinity (a norm of entries that overflowed: NaN comes only
+/// from `inf - inf` or `0 * inf` once the inputs are checked finite).
+pub(crate) fn nan_max(acc: f64, x: f64) -> f64 {
+    if x.is_nan() {
+        f64::INFINITY
+    } else {
+        acc.max(x)
+    }
 }
 
 /// `||X||_inf = max_i sum_j |x_ij|`, in `f64`.
@@ -260,6 +335,17 @@ impl<S: Scalar> LinearOperator<S> for DenseOperator<'_, S> {
 
     fn trace(&self) -> Option<S> {
         Some(self.a.diag().iter().fold(S::zero(), |acc, &v| acc + v))
+    }
+
+    fn apply_shifted_exact_zeros(
+        &self,
+        shift: S,
+        x: ArrayView2<S>,
+        y: ArrayViewMut2<S>,
+    ) -> Result<()> {
+        let entries = self.a.indexed_iter().map(|((i, j), &v)| (i, j, v));
+        exact_zeros_product(entries, shift, x, y);
+        Ok(())
     }
 
     fn norm1_shifted(&self, shift: S) -> Option<f64> {

@@ -188,6 +188,11 @@ impl<'a, S: Scalar, Op: LinearOperator<S> + ?Sized> NormInfo<'a, S, Op> {
         }
     }
 
+    /// `||A - mu I||_1` (exact or estimated).
+    pub(crate) fn norm1(&self) -> f64 {
+        self.norm1
+    }
+
     fn d(&self, p: usize) -> Result<f64> {
         if let Some(v) = self.d.borrow()[p] {
             return Ok(v);
