@@ -22,7 +22,8 @@
 //! Overflow: once an entry of the state overflows, `0 * inf` in a product would make the
 //! other entries NaN, and the truncation test relative to an infinite norm would cut their
 //! Taylor sums after one term. A result with an infinite or NaN entry (from finite input) is
-//! therefore recomputed with products that skip the exact zeros of `A - mu I`
+//! (for `||t (A - mu I)||_1` up to `10^5`; beyond, the fast result stands) therefore recomputed
+//! with products that skip the exact zeros of `A - mu I`
 //! ([`LinearOperator::apply_shifted_exact_zeros`]), full Taylor sums, and steps of norm at most
 //! 1 (so that an entry that does not overflow is accurate to about `e^2 u` per step, not the
 //! `e^(2 theta_m) u` of the cancelling terms): `exp(tA) B` is infinite exactly where it
