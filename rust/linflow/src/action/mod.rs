@@ -22,7 +22,8 @@
 //! Overflow: once an entry of the state overflows, `0 * inf` in a product would make the
 //! other entries NaN, and the truncation test relative to an infinite norm would cut their
 //! Taylor sums after one term. A result with an infinite or NaN entry (from finite input) is
-//! therefore recomputed with products that skip the exact zeros of `A - mu I`
+//! (for `||t (A - mu I)||_1` up to `10^5`; beyond, the fast result stands) therefore recomputed
+//! with products that skip the exact zeros of `A - mu I`
 //! ([`LinearOperator::apply_shifted_exact_zeros`]), full Taylor sums, and steps of norm at most
 //! 1 (so that an entry that does not overflow is accurate to about `e^2 u` per step, not the
 //! `e^(2 theta_m) u` of the cancelling terms): `exp(tA) B` is infinite exactly where it
@@ -161,7 +162,7 @@ impl<S: Scalar> ExpmMultiply<S> {
         }
         let mut bufs = Buffers::new(b.dim());
         ctx.simple(b, t.to_f64(), &mut out, &mut bufs, Mode::Fast)?;
-        if !all_finite(&out) {
+        if !all_finite(&out) && ctx.recomputable(t.to_f64().abs()) {
             let mode = ctx.overflowed_mode(t.to_f64().abs());
             ctx.simple(b, t.to_f64(), &mut out, &mut bufs, mode)?;
         }
@@ -222,6 +223,8 @@ enum Mode {
 
 /// Largest `||t (A - mu I)||_1 / s` of a Taylor step in [`Mode::Overflowed`].
 const OVERFLOWED_STEP: f64 = 1.0;
+/// Largest `||t (A - mu I)||_1` recomputed in [`Mode::Overflowed`].
+const OVERFLOWED_MAX_NORM: f64 = 1e5;
 /// Most products with `A` of an unshifted [`Mode::Overflowed`] recomputation.
 const OVERFLOWED_UNSHIFTED_PRODUCTS: f64 = 1e6;
 
@@ -475,6 +478,13 @@ impl<'a, S: Scalar, Op: LinearOperator<S> + ?Sized> Context<'a, S, Op> {
         Ok((m_short, short as usize))
     }
 
+    /// Whether a result that overflowed is recomputed in [`Mode::Overflowed`]: for
+    /// `||t (A - mu I)||_1` up to `10^5` (beyond it the recomputation, with full Taylor sums,
+    /// would take seconds to minutes; the fast result, inf or NaN where it overflowed, stands).
+    fn recomputable(&self, t_max: f64) -> bool {
+        t_max * self.norms().norm1() <= OVERFLOWED_MAX_NORM
+    }
+
     /// The shift of the Taylor terms in `mode`.
     fn shift(&self, mode: Mode) -> S {
         match mode {
@@ -530,9 +540,10 @@ impl<'a, S: Scalar, Op: LinearOperator<S> + ?Sized> Context<'a, S, Op> {
         out: &mut Array3<S>,
     ) -> Result<()> {
         self.grid(b, grid, out, Mode::Fast)?;
-        if !all_finite(out) {
-            let last = grid.time(grid.count.saturating_sub(1)).to_f64();
-            let mode = self.overflowed_mode(grid.start.to_f64().abs().max(last.abs()));
+        let last = grid.time(grid.count.saturating_sub(1)).to_f64();
+        let t_max = grid.start.to_f64().abs().max(last.abs());
+        if !all_finite(out) && self.recomputable(t_max) {
+            let mode = self.overflowed_mode(t_max);
             self.grid(b, grid, out, mode)?;
         }
         Ok(())
