@@ -34,7 +34,7 @@ use crate::cache::{Slot, with_slot};
 use crate::error::{Error, Result};
 use crate::expm::expm;
 use crate::expm::norm1;
-use crate::expm::pade::{pade_coefficients, squarings_for};
+use crate::expm::pade::{pade_table, squarings_for};
 use crate::scalar::{Precision, RealScalar, Scalar};
 
 /// Orders of the Pade approximants Algorithm 6.4 chooses from.
@@ -628,7 +628,7 @@ impl<S: Scalar> Pade<S> {
         if m == 9 {
             general_mat_mul(one, &*p4, &*p4, zero, p8);
         }
-        let b = pade_coefficients(m);
+        let b = pade_table(m);
         ensure(&mut self.wv, n, 2 * n);
         let (w, v) = flat_mut(&mut self.wv).split_at_mut(n * n);
         let powers = &self.powers;
@@ -730,7 +730,7 @@ impl<S: Scalar> Pade<S> {
             general_mat_mul(one, &p[1], &*m4, zero, m8);
             general_mat_mul(one, &*m4, &p[1], one, m8);
         }
-        let b = pade_coefficients(self.m);
+        let b = pade_table(self.m);
         let (lw, lv) = flat_mut(lwv).split_at_mut(n * n);
         if self.m == 13 {
             // [L_W | L_V] = X^6 [L_W1 | L_Z1] + M_6 [W1 | Z1] + [L_W2 | L_Z2].

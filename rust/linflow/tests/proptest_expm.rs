@@ -538,3 +538,53 @@ fn complex_overflow_on_the_real_axis() {
     assert_eq!(e[[0, 0]], Complex::new(f64::INFINITY, 0.0));
     assert_eq!(e[[1, 1]], Complex::new(std::f64::consts::E, 0.0));
 }
+
+/// Entries near the overflow threshold whose powers are small (nearly nilpotent, not
+/// triangular): the power norms choose a low Pade order unscaled, and `exp(A) = I + A + ...` is
+/// finite. The integer Pade coefficients (`b_1 = 60` at order 3) overflowed here. Found by `never_fails::f32_` (the 5x5) and the `flow` fuzz target (the complex 3x3).
+#[test]
+fn large_entries_with_small_powers() {
+    // a11 = d, a13 = M, a40 = c: exp(A) has e^d, M (e^d - 1) / d = M (1 + d/2 + ...) and c there.
+    fn check<S: Make>(big: f64, d: f64) {
+        let c = 2.4904797;
+        let mut a = Array2::<S>::zeros((5, 5));
+        a[[1, 1]] = S::make(d, 0.0);
+        a[[1, 3]] = S::make(big, 0.0);
+        a[[4, 0]] = S::make(c, 0.0);
+        let e = expm(a.view()).unwrap();
+        let mut want = Array2::<S>::eye(5);
+        want[[1, 1]] = S::make(d.exp(), 0.0);
+        want[[1, 3]] = S::make(big * (1.0 + d / 2.0), 0.0);
+        want[[4, 0]] = S::make(c, 0.0);
+        let eps = 2.0 * S::Real::UNIT_ROUNDOFF.to_f64();
+        for (x, y) in e.iter().zip(want.iter()) {
+            let scale = y.modulus().to_f64().max(1.0);
+            assert!((*x - *y).modulus().to_f64() <= 4.0 * eps * scale, "{e:?}");
+        }
+    }
+    check::<f32>(f64::from(f32::MAX), 7.646882e-16);
+    check::<Complex<f32>>(f64::from(f32::MAX), 7.646882e-16);
+    // In double precision d^3 M must be small too (with d = 7.6e-16 the powers are large, the plan
+    // scales by 2^-79, and the squarings amplify a one-ulp error of the diagonal: scipy gives NaN).
+    check::<f64>(1e308, 1e-120);
+    check::<Complex<f64>>(1e308, 1e-120);
+    // exp of [[0, 0, b], [c, 0, 0], [0, 0, 0]] is I + A + A^2 / 2 (A^3 = 0), A^2 = c b e_1 e_2^T.
+    fn nilpotent<S: Make>(b: S, c: f64) {
+        let z = S::zero();
+        let cs = S::make(c, 0.0);
+        let a = ndarray::array![[z, z, b], [cs, z, z], [z, z, z]];
+        let e = expm(a.view()).unwrap();
+        let half = S::make(0.5 * c, 0.0) * b;
+        let o = S::one();
+        let want = ndarray::array![[o, z, b], [cs, o, half], [z, z, o]];
+        let eps = 2.0 * S::Real::UNIT_ROUNDOFF.to_f64();
+        for (x, y) in e.iter().zip(want.iter()) {
+            let scale = y.modulus().to_f64().max(1.0);
+            assert!((*x - *y).modulus().to_f64() <= 4.0 * eps * scale, "{e:?}");
+        }
+    }
+    nilpotent(Complex::new(0.0f32, -2.4e38), 1.375);
+    nilpotent(-2.4e38f32, 1.375);
+    nilpotent(Complex::new(0.0f64, -1.2e308), 1.375);
+    nilpotent(-1.2e308f64, 1.375);
+}

@@ -103,17 +103,42 @@ pub(crate) const fn pade_coefficients(m: usize) -> [f64; 14] {
     b
 }
 
-/// The coefficient tables of the orders 3, 5, 7, 9 and 13, evaluated at compile time.
+/// [`pade_coefficients`] divided by `2^e`, the power of two with `b_0 <= 2^e < 2 b_0`, so that
+/// `b_0 / 2^e` is in `(1/2, 1]` and every coefficient is at most 1 (`b_j / b_0 <= 1 / (2^j j!)`).
+/// Division by a power of two is exact: the evaluation rounds exactly as it would with the
+/// integers (bit-identical results), only `2^e` times further from overflow.
+///
+/// The quotient `r_m = p_m(A) / p_m(-A)` does not depend on the common factor, but the integers
+/// reach `b_0 = 6.5e16` (order 13) and `1.7e7` (order 7): `b_1 A` overflows for entries above
+/// `f32::MAX / 60` even at order 3, which is chosen unscaled for nearly nilpotent `A` with huge
+/// entries (small power norms) whose `exp(A) = I + A + ...` is finite. Scaled, the terms are about
+/// the size of the Taylor terms `A^j / j!` of the result.
+pub(crate) const fn normalized_pade_coefficients(m: usize) -> [f64; 14] {
+    let b = pade_coefficients(m);
+    let mut scale = 1.0;
+    while scale < b[0] {
+        scale *= 2.0;
+    }
+    let mut c = [0.0; 14];
+    let mut j = 0;
+    while j <= m {
+        c[j] = b[j] / scale;
+        j += 1;
+    }
+    c
+}
+
+/// The normalized coefficient tables of the orders 3, 5, 7, 9 and 13, evaluated at compile time.
 const PADE_TABLES: [[f64; 14]; 5] = [
-    pade_coefficients(3),
-    pade_coefficients(5),
-    pade_coefficients(7),
-    pade_coefficients(9),
-    pade_coefficients(13),
+    normalized_pade_coefficients(3),
+    normalized_pade_coefficients(5),
+    normalized_pade_coefficients(7),
+    normalized_pade_coefficients(9),
+    normalized_pade_coefficients(13),
 ];
 
-/// [`pade_coefficients`] of an order used by `expm` (3, 5, 7, 9 or 13), from a table built at
-/// compile time: the exact integer arithmetic is not repeated per matrix.
+/// [`normalized_pade_coefficients`] of an order used by `expm` (3, 5, 7, 9 or 13), from a table
+/// built at compile time: the arithmetic is not repeated per matrix.
 pub(crate) fn pade_table(m: usize) -> &'static [f64; 14] {
     match m {
         3 => &PADE_TABLES[0],
@@ -242,6 +267,20 @@ mod tests {
     }
 
     #[test]
+    fn normalized_coefficients_are_exact_power_of_two_multiples() {
+        for m in ORDERS {
+            let (b, c) = (pade_coefficients(m), normalized_pade_coefficients(m));
+            assert!(c[0] > 0.5 && c[0] <= 1.0, "m = {m}: {}", c[0]);
+            let ratio = b[0] / c[0];
+            assert_eq!(ratio.log2().fract(), 0.0, "m = {m}: {ratio}");
+            for j in 0..=m {
+                assert_eq!(c[j] * ratio, b[j], "m = {m}, j = {j}");
+                assert_eq!(f64::from(c[j] as f32) * ratio, f64::from(b[j] as f32));
+            }
+        }
+    }
+
+    #[test]
     fn leading_coefficients_match_the_closed_form() {
         // 1/c_{2m+1} from benches/pade_thresholds.py
         let inv = [
@@ -256,7 +295,7 @@ mod tests {
             assert!((c * v - 1.0).abs() < 1e-13, "m={m}: {}", c * v);
             let k = [3, 5, 7, 9, 13].iter().position(|&x| x == m).unwrap();
             assert!((LEADING[k] * v - 1.0).abs() < 1e-15, "table m={m}");
-            assert_eq!(pade_table(m), &pade_coefficients(m));
+            assert_eq!(pade_table(m), &normalized_pade_coefficients(m));
         }
     }
 
