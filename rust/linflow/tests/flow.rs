@@ -418,3 +418,35 @@ fn bad_input_is_an_error_not_a_panic() {
         Err(Error::ShapeMismatch { .. })
     ));
 }
+
+/// The `flow` fuzz target's finding: a complex64 block matrix `dt [[A, B], [0, 0]]` that is
+/// nilpotent with entries near the float32 limit returned `Err(Singular)` (the integer Pade
+/// coefficients overflowed). `exp` of it is `I + M + M^2 / 2`: `A_d = I + dt A` and
+/// `B_d = (dt I + dt^2 A / 2) B`, here accurate in norm (to a few float32 eps of `||B_d||`).
+#[test]
+fn discretize_nilpotent_block_near_the_float32_limit() {
+    let z = Complex::new(0.0f32, 0.0);
+    let (dt, c) = (3.8125f32, 1.4375f32);
+    let a = array![[z, z], [Complex::new(c, 0.0), z]];
+    let b0 = Complex::new(2.5e30f32, -2.5e37);
+    let b = array![[b0], [z]];
+    let (ad, bd) = discretize(a.view(), b.view(), dt).unwrap();
+    let want_b = [
+        Complex::<f64>::new(2.5e30, -2.5e37) * f64::from(dt),
+        Complex::<f64>::new(2.5e30, -2.5e37) * f64::from(dt * dt * c / 2.0),
+    ];
+    let scale = want_b[1].norm();
+    for (got, want) in bd.iter().zip(want_b) {
+        let got = Complex::new(f64::from(got.re), f64::from(got.im));
+        assert!((got - want).norm() <= 4.0 * eps::<Complex<f32>>() * scale, "{bd:?}");
+    }
+    assert_eq!(ad[[0, 0]], Complex::new(1.0, 0.0), "{ad:?}");
+    assert_eq!(ad[[0, 1]], z, "{ad:?}");
+    assert!((ad[[1, 0]] - Complex::new(dt * c, 0.0)).norm() <= 1e-6 * dt * c, "{ad:?}");
+    // dt B itself overflows in the imaginary part: the exact B_d is not representable; the call
+    // still succeeds (complex overflow gives NaN entries, as numpy's complex arithmetic does).
+    let b = array![[Complex::new(2.5e30f32, -2.5e38)], [z]];
+    let (ad, bd) = discretize(a.view(), b.view(), dt).unwrap();
+    assert!(bd.iter().all(|x| !x.is_finite()), "{bd:?}");
+    assert_eq!(ad[[0, 0]], Complex::new(1.0, 0.0), "{ad:?}");
+}
