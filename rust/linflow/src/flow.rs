@@ -771,7 +771,7 @@ fn exp_scaled_into<S: Scalar>(
 }
 
 /// `exp(t A)` (see [`exp_scaled_into`]).
-fn exp_scaled<S: Scalar>(a: ArrayView2<S>, t: S::Real) -> Result<Array2<S>> {
+pub(crate) fn exp_scaled<S: Scalar>(a: ArrayView2<S>, t: S::Real) -> Result<Array2<S>> {
     let mut out = Array2::zeros(a.raw_dim());
     let mut scaled_a = Array2::zeros(a.raw_dim());
     exp_scaled_into(&mut Expm::new(), a, t, &mut scaled_a, out.view_mut())?;

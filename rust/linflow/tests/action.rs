@@ -487,11 +487,84 @@ fn huge_shift_is_applied_in_pieces() {
 fn norms_of_powers_that_overflow_are_infinite() {
     // diag(1e308, -1e308, 0): the exact powers overflow, and the NaN of inf - 0 * inf in them
     // was dropped by the maximum, so the Taylor step count came out as 1 and the result
-    // [inf, inf, 1] (exact [inf, 0, 1]). Now the norm is infinite: too many steps, an error.
+    // [inf, inf, 1] (exact [inf, 0, 1]). Now the norm is infinite: too many Taylor steps, an
+    // error for CSR; a dense matrix is exponentiated instead, exactly (it is diagonal).
     let (dense, (p, i, v), _) = diagonal_operators(&[1e308, -1e308, 0.0]);
     let b = Array2::ones((3, 1));
-    let got = expm_multiply(&DenseOperator::new(dense.view()).unwrap(), b.view(), 1.0);
-    assert!(matches!(got, Err(Error::TooManySteps { .. })), "{got:?}");
+    let got = expm_multiply(&DenseOperator::new(dense.view()).unwrap(), b.view(), 1.0).unwrap();
+    assert_eq!(got, array![[f64::INFINITY], [0.0], [1.0]]);
     let got = expm_multiply(&CsrMatrix::new((3, 3), &p, &i, &v).unwrap(), b.view(), 1.0);
     assert!(matches!(got, Err(Error::TooManySteps { .. })), "{got:?}");
+}
+
+/// The chain `0 -> 1 -> ... -> n-1` with rate `c` (`A` upper bidiagonal, the last state
+/// absorbing): every state ends in the last one, `exp(tA) -> e_{n-1}^T`-rows as `ct -> inf`, so
+/// `exp(tA) B` has every row equal to the last row of `B`. With `c t = 1e10` the Taylor steps are
+/// past their limit (`TooManySteps` for CSR); a dense `A` is exponentiated by scaling and squaring
+/// instead (a few dozen products).
+fn absorbing_chain_case<S: Scalar>(rate: S) {
+    let n = 4;
+    let a = Array2::from_shape_fn((n, n), |(i, j)| {
+        if i + 1 == n {
+            S::zero()
+        } else if i == j {
+            -rate
+        } else if j == i + 1 {
+            rate
+        } else {
+            S::zero()
+        }
+    });
+    let b = pseudo_random(n, 2, 7).mapv(S::from_f64);
+    let op = DenseOperator::new(a.view()).unwrap();
+    let got = expm_multiply(&op, b.view(), S::Real::from_f64(1.0)).unwrap();
+    for col in 0..2 {
+        let want = b[[n - 1, col]];
+        for i in 0..n {
+            let err = (got[[i, col]] - want).modulus().to_f64();
+            assert!(err <= 4.0 * eps::<S>(), "{got:?} vs {want:?}");
+        }
+    }
+}
+
+#[test]
+fn dense_matrix_past_the_taylor_limit_is_exponentiated() {
+    // c = 1e10, and a complex rate c (1 + i) for the complex types (e^(-c(1+i)t) vanishes too).
+    absorbing_chain_case(1e10f32);
+    absorbing_chain_case(1e10f64);
+    absorbing_chain_case(Complex::new(1e10f32, 1e10));
+    absorbing_chain_case(Complex::new(1e10f64, 1e10));
+    // The same chain as CSR: no dense matrix to exponentiate, too many Taylor steps.
+    let a = Array2::from_shape_fn((4, 4), |(i, j)| match (i, j) {
+        (3, _) => 0.0,
+        _ if i == j => -1e10,
+        _ if j == i + 1 => 1e10,
+        _ => 0.0,
+    });
+    let (p, i, v) = csr_of(&a);
+    let csr = CsrMatrix::new((4, 4), &p, &i, &v).unwrap();
+    let got = expm_multiply(&csr, Array2::ones((4, 1)).view(), 1.0);
+    assert!(matches!(got, Err(Error::TooManySteps { .. })), "{got:?}");
+}
+
+/// Where scaling and squaring is cheaper (a large `||tA||_1`, one column), the dense result is
+/// `expm(tA) B` bit for bit; where the Taylor steps are cheaper it is unchanged (and agrees with
+/// `expm(tA) B` to rounding).
+#[test]
+fn dense_action_takes_the_cheaper_method() {
+    // A skew-symmetric A: exp(tA) is orthogonal, nothing decays or grows.
+    let n = 40;
+    let r = pseudo_random(n, n, 3);
+    let a = &r - &r.t();
+    let b = pseudo_random(n, 1, 5);
+    let op = DenseOperator::new(a.view()).unwrap();
+    for t in [1e-3, 1.0, 30.0, 1e3] {
+        let got = expm_multiply(&op, b.view(), t).unwrap();
+        let want = reference(&a, &b, t);
+        assert!(rel_err(got.view(), want.view()) <= tol(&a, t), "t = {t}");
+    }
+    // ||tA||_1 = 1e3 x ||A||_1: thousands of Taylor products against about 20 of n x n.
+    let t = 1e3;
+    let e = expm(a.mapv(|x| x * t).view()).unwrap();
+    assert_eq!(expm_multiply(&op, b.view(), t).unwrap(), e.dot(&b));
 }

@@ -438,11 +438,17 @@ fn discretize_nilpotent_block_near_the_float32_limit() {
     let scale = want_b[1].norm();
     for (got, want) in bd.iter().zip(want_b) {
         let got = Complex::new(f64::from(got.re), f64::from(got.im));
-        assert!((got - want).norm() <= 4.0 * eps::<Complex<f32>>() * scale, "{bd:?}");
+        assert!(
+            (got - want).norm() <= 4.0 * eps::<Complex<f32>>() * scale,
+            "{bd:?}"
+        );
     }
     assert_eq!(ad[[0, 0]], Complex::new(1.0, 0.0), "{ad:?}");
     assert_eq!(ad[[0, 1]], z, "{ad:?}");
-    assert!((ad[[1, 0]] - Complex::new(dt * c, 0.0)).norm() <= 1e-6 * dt * c, "{ad:?}");
+    assert!(
+        (ad[[1, 0]] - Complex::new(dt * c, 0.0)).norm() <= 1e-6 * dt * c,
+        "{ad:?}"
+    );
     // dt B itself overflows in the imaginary part: the exact B_d is not representable; the call
     // still succeeds (complex overflow gives NaN entries, as numpy's complex arithmetic does).
     let b = array![[Complex::new(2.5e30f32, -2.5e38)], [z]];

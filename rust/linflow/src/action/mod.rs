@@ -8,7 +8,10 @@
 //! successive terms are below the unit roundoff relative to the sum (Algorithm 3.2). The pair
 //! `(m, s)` minimises `m s` subject to the backward-error bound `||t A_mu / s|| <= theta_m`, from
 //! `||A_mu||_1` or, when that is large, from 1-norm estimates of powers of `A_mu`
-//! (code fragment 3.1, in `params.rs`). No balancing is applied.
+//! (code fragment 3.1, in `params.rs`). No balancing is applied. A dense `A` at a single time
+//! goes through `expm(tA) B` instead where the Taylor steps (about `||tA||_1 / 10` steps of up to
+//! 55 products with the block) would cost more than four times the `log2 ||tA||_1 + 8` products of
+//! `n x n` matrices of scaling and squaring.
 //!
 //! On a uniform time grid `t_k = t_0 + k h` (Algorithm 5.2) the first point gets its own
 //! `(m, s)` for `|t_0|`, and the interval `[t_0, t_q]` is covered with the parameters of
@@ -46,6 +49,7 @@ pub use operator::{DenseOperator, LinearOperator};
 use ndarray::{Array2, Array3, ArrayView2, Zip};
 
 use crate::error::{Error, Result};
+use crate::expm::pade;
 use crate::scalar::{RealScalar, Scalar};
 use estimate::{Rng, estimate_trace};
 use operator::{nan_max, norm_inf};
@@ -160,6 +164,12 @@ impl<S: Scalar> ExpmMultiply<S> {
         if ctx.trivial {
             return Ok(out);
         }
+        if let Some(dense) = a.as_dense()
+            && ctx.squaring_is_cheaper(t.to_f64())
+        {
+            dense_action(dense, b, t, &mut out)?;
+            return Ok(out);
+        }
         let mut bufs = Buffers::new(b.dim());
         ctx.simple(b, t.to_f64(), &mut out, &mut bufs, Mode::Fast)?;
         if !all_finite(&out) && ctx.recomputable(t.to_f64().abs()) {
@@ -203,6 +213,30 @@ impl<S: Scalar> ExpmMultiply<S> {
         ctx.grid_checked(b, grid, &mut out)?;
         Ok(out)
     }
+}
+
+/// How many times the cost of scaling and squaring the Taylor steps must exceed before a dense
+/// `A` is exponentiated instead (see `Context::squaring_is_cheaper`).
+const SQUARING_MARGIN: f64 = 4.0;
+
+/// `out = exp(tA) B` for a dense `A`: `exp(tA)` by scaling and squaring (entries of `tA` that
+/// would overflow are halved first and the result squared back, as the flow functions do), then
+/// one product. Where `exp(tA)` overflowed, the product skips its exact zeros, so that `inf` meets
+/// only the nonzero entries of `B` that it multiplies (never `0 * inf = NaN`).
+fn dense_action<S: Scalar>(
+    a: ArrayView2<S>,
+    b: ArrayView2<S>,
+    t: S::Real,
+    out: &mut Array2<S>,
+) -> Result<()> {
+    let e = crate::flow::exp_scaled(a, t)?;
+    if all_finite(&e) {
+        ndarray::linalg::general_mat_mul(S::one(), &e, &b, S::zero(), out);
+    } else {
+        let entries = e.indexed_iter().map(|((i, j), &v)| (i, j, v));
+        operator::exact_zeros_product(entries, S::zero(), b, out.view_mut());
+    }
+    Ok(())
 }
 
 /// How the Taylor sums are formed.
@@ -294,8 +328,12 @@ fn scale_in_pieces<S: Scalar, D: ndarray::Dimension>(
 /// [`Error::NotSquare`] if `A` is not square, [`Error::ShapeMismatch`] if `B` does not have `n`
 /// rows, [`Error::NonFinite`] if `B`, `t` or the trace is NaN or infinite,
 /// [`Error::TooManySteps`] if the Taylor steps would take more than `10^9` products with `A`
-/// (`||tA||_1` beyond about `10^10`, or norms of powers of `A` that overflow), and whatever the
-/// operator reports.
+/// (`||tA||_1` beyond about `10^10`, or norms of powers of `A` that overflow) and the operator
+/// has no dense matrix ([`LinearOperator::as_dense`]), and whatever the operator reports.
+///
+/// A dense `A` (`as_dense` gives it) is exponentiated by scaling and squaring instead, then
+/// multiplied by `B`, where the Taylor steps would cost clearly more: about `||tA||_1` products
+/// with `B` against about `log2 ||tA||_1` products of `n x n` matrices.
 ///
 /// # Example
 ///
@@ -448,6 +486,27 @@ impl<'a, S: Scalar, Op: LinearOperator<S> + ?Sized> Context<'a, S, Op> {
     ) -> Result<()> {
         let (m, s) = self.parameters(t, mode)?;
         self.taylor(b, t, m, s, out, bufs, mode)
+    }
+
+    /// Whether `exp(tA)` by scaling and squaring, then one product with `B`, costs less than the
+    /// Taylor steps, for a dense `A` of order `n` and `B` of `k` columns. Scaling and squaring
+    /// takes about `ceil(log2(||tA||_1 / 4.25)) + 8` products of `n x n` matrices (the squarings,
+    /// six for the order-13 approximant and about `4/3` for its solve), that is `n^3` multiply-adds
+    /// each; the Taylor steps take `m s` products with the block, `n^2 k` each. Scaling and
+    /// squaring is chosen when the Taylor cost is more than [`SQUARING_MARGIN`] times its own
+    /// (and whenever the Taylor steps are past their limit): a block of few columns then runs at
+    /// matrix-vector speed, well below that of matrix products, so the margin keeps the Taylor
+    /// method wherever it is not clearly slower.
+    fn squaring_is_cheaper(&self, t: f64) -> bool {
+        let n = self.op.shape().0 as f64;
+        let norm = t.abs() * self.unshifted_norm;
+        let squarings = pade::squarings_for(norm, 4.25);
+        let squaring_cost = (f64::from(squarings) + 8.0) * n;
+        match self.norms().parameters(t, self.n0) {
+            Ok((m, s)) => (m * s * self.n0) as f64 > SQUARING_MARGIN * squaring_cost,
+            Err(Error::TooManySteps { .. }) => true,
+            Err(_) => false,
+        }
     }
 
     /// `(m, s)` for `|t|` (code fragment 3.1). In [`Mode::Overflowed`] the steps are made short

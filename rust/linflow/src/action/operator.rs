@@ -81,6 +81,14 @@ pub trait LinearOperator<S: Scalar> {
         None
     }
 
+    /// The matrix itself, when the operator holds it as a dense array; `None` (the default)
+    /// otherwise. [`expm_multiply`](crate::expm_multiply) uses it to form `exp(tA)` by scaling
+    /// and squaring (about `log2 ||tA||_1` products of `n x n` matrices) where the Taylor steps
+    /// (about `||tA||_1` products with a block of `k` columns) would cost more.
+    fn as_dense(&self) -> Option<ArrayView2<'_, S>> {
+        None
+    }
+
     /// `||A - shift I||_1` exactly when that is cheap; `None` (the default) lets the caller
     /// estimate it.
     fn norm1_shifted(&self, shift: S) -> Option<f64> {
@@ -147,6 +155,9 @@ impl<S: Scalar, T: LinearOperator<S> + ?Sized> LinearOperator<S> for &T {
     }
     fn trace(&self) -> Option<S> {
         (**self).trace()
+    }
+    fn as_dense(&self) -> Option<ArrayView2<'_, S>> {
+        (**self).as_dense()
     }
     fn norm1_shifted(&self, shift: S) -> Option<f64> {
         (**self).norm1_shifted(shift)
@@ -335,6 +346,10 @@ impl<S: Scalar> LinearOperator<S> for DenseOperator<'_, S> {
 
     fn trace(&self) -> Option<S> {
         Some(self.a.diag().iter().fold(S::zero(), |acc, &v| acc + v))
+    }
+
+    fn as_dense(&self) -> Option<ArrayView2<'_, S>> {
+        Some(self.a)
     }
 
     fn apply_shifted_exact_zeros(
