@@ -165,12 +165,14 @@ def check_grid(a, b, start, stop, num, endpoint=True, dense=None, **kwargs):
     if dense is None:
         dense = a.toarray() if scipy.sparse.issparse(a) else np.asarray(a)
     # The earliest time (the first point, or the last of a decreasing grid, which is computed
-    # as the increasing one) is as accurate as a single-time call: for oscillatory A with a
-    # large |t| ||A|| that is limited by the cancellation in the Taylor sums (~1e-12 at
+    # as the increasing one) is as accurate as a single-time call by the Taylor steps (CSR: a
+    # dense A at a single time may be exponentiated instead): for oscillatory A with a large
+    # |t| ||A|| that is limited by the cancellation in the Taylor sums (~1e-12 at
     # t ||A|| = 200). The other points are stepped forward from it: its error reaches t_k
     # amplified by at most cond(expm((t_k - t_anchor) A)).
     anchor = times[0] if len(times) < 2 or times[1] >= times[0] else times[-1]
-    single = rel(linflow.expm_multiply(anchor * dense, b), reference(dense, b, anchor))
+    taylor = scipy.sparse.csr_array(anchor * dense)
+    single = rel(linflow.expm_multiply(taylor, b), reference(dense, b, anchor))
     for k, t in enumerate(times):
         step = linflow.expm((t - anchor) * dense)
         back = linflow.expm((anchor - t) * dense)

@@ -295,8 +295,8 @@ def expm_multiply(
         If `A` is not square, `B` is not 1-D or 2-D or has the wrong length, the grid has fewer
         than 2 points, an input holds NaN or infinity, or the Taylor steps would take more than
         1e9 products with `A` (``||tA||_1`` beyond about 1e10: scipy runs for ever there) for
-        a sparse `A`, a linear operator or a time grid. A dense `A` at a single time is
-        exponentiated by scaling and squaring instead where that is cheaper, at any norm.
+        a sparse `A`, a linear operator, a time grid or a result that overflows. A dense `A` at a
+        single time is exponentiated by scaling and squaring instead where that is cheaper.
     TypeError
         If a dtype is not numeric, or `start`/`stop` are missing for a grid (from
         ``numpy.linspace``).

@@ -8,10 +8,10 @@
 //! successive terms are below the unit roundoff relative to the sum (Algorithm 3.2). The pair
 //! `(m, s)` minimises `m s` subject to the backward-error bound `||t A_mu / s|| <= theta_m`, from
 //! `||A_mu||_1` or, when that is large, from 1-norm estimates of powers of `A_mu`
-//! (code fragment 3.1, in `params.rs`). No balancing is applied. A dense `A` at a single time
-//! goes through `expm(tA) B` instead where the Taylor steps (about `||tA||_1 / 10` steps of up to
+//! (code fragment 3.1, in `params.rs`). No balancing is applied. For a dense `A`, `exp(tA) B` at
+//! a single time (and at the first point of a grid) goes through `expm(tA) B` instead where the Taylor steps (about `||tA||_1 / 10` steps of up to
 //! 55 products with the block) would cost more than four times the `log2 ||tA||_1 + 8` products of
-//! `n x n` matrices of scaling and squaring.
+//! `n x n` matrices of scaling and squaring, and the result is finite.
 //!
 //! On a uniform time grid `t_k = t_0 + k h` (Algorithm 5.2) the first point gets its own
 //! `(m, s)` for `|t_0|`, and the interval `[t_0, t_q]` is covered with the parameters of
@@ -164,10 +164,7 @@ impl<S: Scalar> ExpmMultiply<S> {
         if ctx.trivial {
             return Ok(out);
         }
-        if let Some(dense) = a.as_dense()
-            && ctx.squaring_is_cheaper(t.to_f64())
-        {
-            dense_action(dense, b, t, &mut out)?;
+        if ctx.dense_action(b, t, &mut out)? {
             return Ok(out);
         }
         let mut bufs = Buffers::new(b.dim());
@@ -221,22 +218,22 @@ const SQUARING_MARGIN: f64 = 4.0;
 
 /// `out = exp(tA) B` for a dense `A`: `exp(tA)` by scaling and squaring (entries of `tA` that
 /// would overflow are halved first and the result squared back, as the flow functions do), then
-/// one product. Where `exp(tA)` overflowed, the product skips its exact zeros, so that `inf` meets
-/// only the nonzero entries of `B` that it multiplies (never `0 * inf = NaN`).
+/// one product. Returns whether the result is finite: where it is not, the caller computes it
+/// by the Taylor steps instead (or reports that they are too many). Scaling and squaring is
+/// accurate in norm, which an overflowed entry is not evidence of: `exp(-c J)` for the all-ones
+/// `J` and `c = 1e300` is the finite `I - J/3` (order 3), where the squarings give `+-inf`.
 fn dense_action<S: Scalar>(
     a: ArrayView2<S>,
     b: ArrayView2<S>,
     t: S::Real,
     out: &mut Array2<S>,
-) -> Result<()> {
+) -> Result<bool> {
     let e = crate::flow::exp_scaled(a, t)?;
-    if all_finite(&e) {
-        ndarray::linalg::general_mat_mul(S::one(), &e, &b, S::zero(), out);
-    } else {
-        let entries = e.indexed_iter().map(|((i, j), &v)| (i, j, v));
-        operator::exact_zeros_product(entries, S::zero(), b, out.view_mut());
+    if !all_finite(&e) {
+        return Ok(false);
     }
-    Ok(())
+    ndarray::linalg::general_mat_mul(S::one(), &e, &b, S::zero(), out);
+    Ok(all_finite(out))
 }
 
 /// How the Taylor sums are formed.
@@ -332,8 +329,9 @@ fn scale_in_pieces<S: Scalar, D: ndarray::Dimension>(
 /// has no dense matrix ([`LinearOperator::as_dense`]), and whatever the operator reports.
 ///
 /// A dense `A` (`as_dense` gives it) is exponentiated by scaling and squaring instead, then
-/// multiplied by `B`, where the Taylor steps would cost clearly more: about `||tA||_1` products
-/// with `B` against about `log2 ||tA||_1` products of `n x n` matrices.
+/// multiplied by `B`, where the Taylor steps would cost clearly more (about `||tA||_1` products
+/// with `B` against about `log2 ||tA||_1` products of `n x n` matrices) and the result is finite;
+/// a result that overflows is left to the Taylor steps (and their limit).
 ///
 /// # Example
 ///
@@ -509,6 +507,15 @@ impl<'a, S: Scalar, Op: LinearOperator<S> + ?Sized> Context<'a, S, Op> {
         }
     }
 
+    /// `out = exp(tA) B` by [`dense_action`] when the operator is dense and that is cheaper than
+    /// the Taylor steps ([`Context::squaring_is_cheaper`]); whether `out` now holds the result.
+    fn dense_action(&self, b: ArrayView2<S>, t: S::Real, out: &mut Array2<S>) -> Result<bool> {
+        match self.op.as_dense() {
+            Some(dense) if self.squaring_is_cheaper(t.to_f64()) => dense_action(dense, b, t, out),
+            _ => Ok(false),
+        }
+    }
+
     /// `(m, s)` for `|t|` (code fragment 3.1). In [`Mode::Overflowed`] the steps are made short
     /// enough that `||t (A - mu I)||_1 / s <= 1` (when that costs at most 4 times as many products): an
     /// entry that does not overflow next to one that does is no longer protected by the
@@ -658,7 +665,9 @@ impl<'a, S: Scalar, Op: LinearOperator<S> + ?Sized> Context<'a, S, Op> {
         let mut bufs = Buffers::new(b.dim());
         let mut x = Array2::zeros(b.raw_dim());
         let t0 = grid.start.to_f64();
-        self.simple(b, t0, &mut x, &mut bufs, mode)?;
+        if mode != Mode::Fast || !self.dense_action(b, grid.start, &mut x)? {
+            self.simple(b, t0, &mut x, &mut bufs, mode)?;
+        }
         out.index_axis_mut(ndarray::Axis(0), 0).assign(&x);
         let q = grid.count - 1;
         if q == 0 {
