@@ -218,10 +218,12 @@ const SQUARING_MARGIN: f64 = 4.0;
 
 /// `out = exp(tA) B` for a dense `A`: `exp(tA)` by scaling and squaring (entries of `tA` that
 /// would overflow are halved first and the result squared back, as the flow functions do), then
-/// one product. Returns whether the result is finite: where it is not, the caller computes it
-/// by the Taylor steps instead (or reports that they are too many). Scaling and squaring is
-/// accurate in norm, which an overflowed entry is not evidence of: `exp(-c J)` for the all-ones
-/// `J` and `c = 1e300` is the finite `I - J/3` (order 3), where the squarings give `+-inf`.
+/// one product. Returns whether `out` holds the result: a finite one, or any for a diagonal `A`
+/// (then `e^(t a_ii) b_ij`, exact, infinite exactly where it overflows; a zero `b_ij` gives 0,
+/// not `inf * 0`). Otherwise the caller computes it by the Taylor steps (or reports that they are
+/// too many): scaling and squaring is accurate in norm, which an overflowed entry is not
+/// evidence of (`exp(-c J)` for the all-ones `J` and `c = 1e300` is the finite `I - J/3` at order
+/// 3, where the squarings give `+-inf`).
 fn dense_action<S: Scalar>(
     a: ArrayView2<S>,
     b: ArrayView2<S>,
@@ -229,6 +231,15 @@ fn dense_action<S: Scalar>(
     out: &mut Array2<S>,
 ) -> Result<bool> {
     let e = crate::flow::exp_scaled(a, t)?;
+    let diagonal = a
+        .indexed_iter()
+        .all(|((i, j), &v)| i == j || v == S::zero());
+    if diagonal {
+        Zip::indexed(&mut *out).and(&b).for_each(|(i, _), o, &v| {
+            *o = if v == S::zero() { v } else { e[[i, i]] * v };
+        });
+        return Ok(true);
+    }
     if !all_finite(&e) {
         return Ok(false);
     }
