@@ -20,6 +20,9 @@ repeat calling enough times to last 0.2 s, interleaved so that both see the same
   faster at the same accuracy. The reference is the exact solution through the sine transform
   (A = S diag(lambda) S with the orthogonal DST-I matrix S): both errors are reported as
   max over times of max|u - u_ref| / max|u_ref|.
+- expm_multiply of a dense skew-symmetric 100 x 100 A (||A||_1 = 1.3e4) on one vector: scipy
+  takes thousands of Taylor products with A; linflow exponentiates a dense A by scaling and
+  squaring where that is clearly cheaper (about 20 products of 100 x 100 matrices).
 
 Run:  python benches/bench_action.py           (about a minute)
       python benches/bench_action.py --quick   (fewer repeats)
@@ -184,6 +187,34 @@ def heat_workload(repeats: int) -> dict:
     }
 
 
+def dense_large_norm_workload(repeats: int) -> dict:
+    """expm_multiply of a dense skew-symmetric 100x100 A with ||A||_1 = 1.3e4 on one vector:
+    scipy takes thousands of Taylor products; linflow exponentiates A by scaling and squaring
+    (about 20 products of 100 x 100 matrices) where that is clearly cheaper."""
+    rng = np.random.default_rng(SEED + 2)
+    r = rng.standard_normal((100, 100))
+    a = (r - r.T) * 100.0
+    b = rng.standard_normal(100)
+    mine, ref = linflow.expm_multiply(a, b), scipy.sparse.linalg.expm_multiply(a, b)
+    # exp(A) is orthogonal: the error of either is about u ||A||_2 (the phases), 1e-12 here.
+    diff = float(np.linalg.norm(mine - ref) / np.linalg.norm(ref))
+    times = timed(
+        {
+            "scipy": lambda: scipy.sparse.linalg.expm_multiply(a, b),
+            "linflow": lambda: linflow.expm_multiply(a, b),
+        },
+        repeats,
+        min_time=0.0,
+    )
+    return {
+        "name": "expm_multiply dense 100x100 skew-symmetric, ||A||_1 = 1.3e4, one vector",
+        "times": times,
+        "target": None,
+        "accuracy": f"relative difference from scipy {diff:.1e}; |x| = |b| to {abs(np.linalg.norm(mine) / np.linalg.norm(b) - 1):.0e}",
+        "ok": diff <= 100 * np.finfo(float).eps * np.linalg.norm(a, 2),
+    }
+
+
 def run(quick: bool = False) -> list:
     repeats = 3 if quick else 7
     return [
@@ -191,6 +222,7 @@ def run(quick: bool = False) -> list:
         frechet_one_thread(repeats),
         cond_workload(repeats),
         heat_workload(repeats),
+        dense_large_norm_workload(repeats),
     ]
 
 
