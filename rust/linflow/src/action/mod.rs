@@ -499,9 +499,9 @@ impl<'a, S: Scalar, Op: LinearOperator<S> + ?Sized> Context<'a, S, Op> {
 
     /// Whether `exp(tA)` by scaling and squaring, then one product with `B`, costs less than the
     /// Taylor steps, for a dense `A` of order `n` and `B` of `k` columns. Scaling and squaring
-    /// takes about `ceil(log2(||tA||_1 / 4.25)) + 8` products of `n x n` matrices (the squarings,
-    /// six for the order-13 approximant and about `4/3` for its solve), that is `n^3` multiply-adds
-    /// each; the Taylor steps take `m s` products with the block, `n^2 k` each. Scaling and
+    /// takes about `ceil(log2(||tA||_1 / theta)) + 8` products of `n x n` matrices (the squarings
+    /// towards `expm`'s scaling threshold `theta`, six for the order-13 approximant and about
+    /// `4/3` for its solve), that is `n^3` multiply-adds each; the Taylor steps take `m s` products with the block, `n^2 k` each. Scaling and
     /// squaring is chosen when the Taylor cost is more than [`SQUARING_MARGIN`] times its own
     /// (and whenever the Taylor steps are past their limit): a block of few columns then runs at
     /// matrix-vector speed, well below that of matrix products, so the margin keeps the Taylor
@@ -509,7 +509,7 @@ impl<'a, S: Scalar, Op: LinearOperator<S> + ?Sized> Context<'a, S, Op> {
     fn squaring_is_cheaper(&self, t: f64) -> bool {
         let n = self.op.shape().0 as f64;
         let norm = t.abs() * self.unshifted_norm;
-        let squarings = pade::squarings_for(norm, 4.25);
+        let squarings = pade::squarings_for(norm, pade::scaling_threshold(S::PRECISION));
         let squaring_cost = (f64::from(squarings) + 8.0) * n;
         match self.norms().parameters(t, self.n0) {
             Ok((m, s)) => (m * s * self.n0) as f64 > SQUARING_MARGIN * squaring_cost,
