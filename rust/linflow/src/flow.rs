@@ -29,7 +29,7 @@
 //! Grids that are not uniform get one exponential per time, computed in parallel for orders up
 //! to 64 (above that one at a time, with BLAS's own threads).
 
-use ndarray::linalg::general_mat_mul;
+use crate::dense::mat_mul;
 use ndarray::{
     Array1, Array2, Array3, ArrayView1, ArrayView2, ArrayViewMut2, ArrayViewMut3, Axis, s,
 };
@@ -746,7 +746,7 @@ fn exp_scaled_into<S: Scalar>(
         let mut tmp = Array2::zeros(scaled_a.raw_dim());
         for _ in 0..k {
             if out.iter().all(|x| x.is_finite()) {
-                general_mat_mul(S::one(), &out, &out, S::zero(), &mut tmp);
+                mat_mul(S::one(), &out, &out, S::zero(), &mut tmp);
             } else {
                 // An overflowed entry times an exact zero is a zero of the exact product (a
                 // zero block stays zero), not the NaN of `inf * 0`.
@@ -790,7 +790,7 @@ fn map_rows<S: Scalar>(mat: &Array2<S>, src: ArrayView2<S>, mut dst: ArrayViewMu
             store(y, &apply_small(mat, &cur));
         }
     } else {
-        general_mat_mul(S::one(), &src, &mat.t(), S::zero(), &mut dst);
+        mat_mul(S::one(), &src, &mat.t(), S::zero(), &mut dst);
     }
 }
 

@@ -22,7 +22,7 @@
 //! another scalar type replaces it. At `n = 256` this saves the page faults of a fresh
 //! workspace, about a tenth of the call.
 
-use ndarray::linalg::general_mat_mul;
+use crate::dense::mat_mul;
 use std::cell::RefCell;
 
 use ndarray::{
@@ -370,16 +370,16 @@ fn square<S: Scalar>(
     let (mut r, mut rt) = (&mut pade.r, rt);
     let (mut l, mut lt) = (&mut work.rhs, lt);
     for _ in 1..pade.s {
-        general_mat_mul(one, &*r, &*l, zero, &mut *lt);
-        general_mat_mul(one, &*l, &*r, one, &mut *lt);
+        mat_mul(one, &*r, &*l, zero, &mut *lt);
+        mat_mul(one, &*l, &*r, one, &mut *lt);
         std::mem::swap(&mut l, &mut lt);
-        general_mat_mul(one, &*r, &*r, zero, &mut *rt);
+        mat_mul(one, &*r, &*r, zero, &mut *rt);
         std::mem::swap(&mut r, &mut rt);
     }
-    general_mat_mul(one, &*r, &*l, zero, l_out);
-    general_mat_mul(one, &*l, &*r, one, l_out);
+    mat_mul(one, &*r, &*l, zero, l_out);
+    mat_mul(one, &*l, &*r, one, l_out);
     if let Some(x) = x_out {
-        general_mat_mul(one, &*r, &*r, zero, x);
+        mat_mul(one, &*r, &*r, zero, x);
     }
 }
 
@@ -493,7 +493,7 @@ fn combine<S: Scalar>(
 
 fn product<S: Scalar>(a: &Array2<S>, b: &Array2<S>) -> Array2<S> {
     let mut c = Array2::zeros((a.nrows(), b.ncols()));
-    general_mat_mul(S::one(), a, b, S::zero(), &mut c);
+    mat_mul(S::one(), a, b, S::zero(), &mut c);
     c
 }
 /// LU of a column-major square matrix, in place, by [`Scalar::getrf`] (the recursive `?getrf2`,
@@ -618,15 +618,15 @@ impl<S: Scalar> Pade<S> {
         }
         let x = &self.x;
         let [p2, p4, p6, p8] = &mut self.powers;
-        general_mat_mul(one, x, x, zero, p2);
+        mat_mul(one, x, x, zero, p2);
         if m >= 5 {
-            general_mat_mul(one, &*p2, &*p2, zero, p4);
+            mat_mul(one, &*p2, &*p2, zero, p4);
         }
         if m >= 7 {
-            general_mat_mul(one, &*p2, &*p4, zero, p6);
+            mat_mul(one, &*p2, &*p4, zero, p6);
         }
         if m == 9 {
-            general_mat_mul(one, &*p4, &*p4, zero, p8);
+            mat_mul(one, &*p4, &*p4, zero, p8);
         }
         let b = pade_table(m);
         ensure(&mut self.wv, n, 2 * n);
@@ -649,7 +649,7 @@ impl<S: Scalar> Pade<S> {
                 &[0.0, 0.0, b[1], b[0]],
             );
             // [W | V] += X^6 [W1 | Z1].
-            general_mat_mul(one, &powers[2], &self.wz1, one, &mut self.wv);
+            mat_mul(one, &powers[2], &self.wz1, one, &mut self.wv);
         } else {
             // W = sum_{j odd} b_j X^(j-1), V = sum_{j even} b_j X^j.
             let ins: Vec<&[S]> = powers[..k].iter().map(flat).collect();
@@ -661,7 +661,7 @@ impl<S: Scalar> Pade<S> {
         // (scaling by 2 is exact, so this is 2 q^-1 U to the last bit).
         ensure(&mut self.r, n, n);
         ensure(&mut self.lu, n, n);
-        general_mat_mul(
+        mat_mul(
             S::from_f64(2.0),
             &self.x,
             &self.wv.slice(s![.., ..n]),
@@ -716,19 +716,19 @@ impl<S: Scalar> Pade<S> {
         let [m2, m4, m6, m8] = ms;
         // M_2 = X E + E X, M_4 = X^2 M_2 + M_2 X^2, M_6 = X^4 M_2 + M_4 X^2, M_8 = X^4 M_4 + M_4 X^4:
         // the derivatives of the even powers (in the direction 2^-s E).
-        general_mat_mul(c, x, &e, zero, m2);
-        general_mat_mul(c, &e, x, one, m2);
+        mat_mul(c, x, &e, zero, m2);
+        mat_mul(c, &e, x, one, m2);
         if self.m >= 5 {
-            general_mat_mul(one, &p[0], &*m2, zero, m4);
-            general_mat_mul(one, &*m2, &p[0], one, m4);
+            mat_mul(one, &p[0], &*m2, zero, m4);
+            mat_mul(one, &*m2, &p[0], one, m4);
         }
         if self.m >= 7 {
-            general_mat_mul(one, &p[1], &*m2, zero, m6);
-            general_mat_mul(one, &*m4, &p[0], one, m6);
+            mat_mul(one, &p[1], &*m2, zero, m6);
+            mat_mul(one, &*m4, &p[0], one, m6);
         }
         if self.m == 9 {
-            general_mat_mul(one, &p[1], &*m4, zero, m8);
-            general_mat_mul(one, &*m4, &p[1], one, m8);
+            mat_mul(one, &p[1], &*m4, zero, m8);
+            mat_mul(one, &*m4, &p[1], one, m8);
         }
         let b = pade_table(self.m);
         let (lw, lv) = flat_mut(lwv).split_at_mut(n * n);
@@ -748,8 +748,8 @@ impl<S: Scalar> Pade<S> {
                 ],
                 &[0.0; 4],
             );
-            general_mat_mul(one, &p[2], &*twv, one, lwv);
-            general_mat_mul(one, &*m6, &self.wz1, one, lwv);
+            mat_mul(one, &p[2], &*twv, one, lwv);
+            mat_mul(one, &*m6, &self.wz1, one, lwv);
         } else {
             let ins = [flat(m2), flat(m4), flat(m6), flat(m8)];
             let odd: Vec<f64> = (0..k).map(|j| b[2 * j + 3]).collect();
@@ -758,8 +758,8 @@ impl<S: Scalar> Pade<S> {
         }
         // L_U = X L_W + E W, into the free M_2.
         let lu = m2;
-        general_mat_mul(one, x, &lwv.slice(s![.., ..n]), zero, lu);
-        general_mat_mul(c, &e, &self.wv.slice(s![.., ..n]), one, lu);
+        mat_mul(one, x, &lwv.slice(s![.., ..n]), zero, lu);
+        mat_mul(c, &e, &self.wv.slice(s![.., ..n]), one, lu);
         // q L = L_p - L_q r = (L_U + L_V) + (L_U - L_V) r, with L_U - L_V in the free M_4.
         ensure(m4, n, n);
         let diff = m4;
@@ -770,7 +770,7 @@ impl<S: Scalar> Pade<S> {
             &[&[1.0, -1.0], &[1.0, 1.0]],
             &[0.0; 2],
         );
-        general_mat_mul(one, &*diff, &self.r, one, rhs);
+        mat_mul(one, &*diff, &self.r, one, rhs);
         lu_solve(&self.lu, &self.ipiv, rhs)
     }
 }
@@ -1044,13 +1044,13 @@ impl<S: Scalar> ExpmFrechet<S> {
         let (mut l, mut lt) = (&mut work.rhs, &mut work.m[0]);
         for (k, r) in rest.iter().enumerate() {
             shift(k, l);
-            general_mat_mul(alpha, r, &*l, zero, &mut *lt);
-            general_mat_mul(alpha, &*l, r, one, &mut *lt);
+            mat_mul(alpha, r, &*l, zero, &mut *lt);
+            mat_mul(alpha, &*l, r, one, &mut *lt);
             std::mem::swap(&mut l, &mut lt);
         }
         shift(s - 1, l);
-        general_mat_mul(alpha, last, &*l, zero, out);
-        general_mat_mul(alpha, &*l, last, one, out);
+        mat_mul(alpha, last, &*l, zero, out);
+        mat_mul(alpha, &*l, last, one, out);
         shift(s, out);
         Ok(())
     }

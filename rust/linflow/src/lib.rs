@@ -33,6 +33,7 @@
 extern crate ndarray_linalg as _;
 
 mod cache;
+mod dense;
 mod error;
 pub mod expm;
 // Flows of x' = A x (issue 4): propagators, trajectories, flow maps, vector fields.

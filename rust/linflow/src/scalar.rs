@@ -83,18 +83,73 @@ pub trait Scalar:
     /// plain division for real numbers.
     fn quotient(self, d: Self) -> Self;
     /// LU with partial pivoting of a column-major `n x n` matrix, in place (`P A = L U`, LAPACK's
-    /// `ipiv`), by the recursive LAPACK `?getrf2`. Returns LAPACK's `info` (0 on success, `> 0`
-    /// for an exactly singular factor).
+    /// `ipiv`, 1-based). Returns LAPACK's `info` (0 on success, `> 0` for an exactly singular
+    /// factor).
     ///
-    /// Not `?getrf`: OpenBLAS runs that as a multithreaded pipeline whose threads busy-wait on
-    /// each other. With both cores of a 2-core machine also busy with other processes it took
-    /// 4.3 ms for `n = 256` and 44 ms for `n = 1024`, against 1.3 ms and 34 ms for `?getrf2`
-    /// (threaded only inside its level-3 BLAS calls); on one thread the two are equal (0.46 and
-    /// 28 ms).
-    fn getrf(n: usize, a: &mut [Self], ipiv: &mut [i32]) -> i32;
-    /// LAPACK `?getrs` (no transpose): solves `A X = B` for `nrhs` columns of the column-major
-    /// `B`, given the factors of [`Scalar::getrf`]. Returns LAPACK's `info`.
-    fn getrs(n: usize, nrhs: usize, lu: &[Self], ipiv: &[i32], b: &mut [Self]) -> i32;
+    /// Recursive (as LAPACK's `?getrf2`) with the large products split into panels whose number
+    /// depends on `n` only, run on rayon's pool, each a single-threaded BLAS call: the bits of the
+    /// factors do not depend on the number of threads (OpenBLAS's threaded `?getrf` rounds
+    /// differently with its thread count).
+    fn getrf(n: usize, a: &mut [Self], ipiv: &mut [i32]) -> i32 {
+        crate::dense::lu_factor(n, a, ipiv)
+    }
+    /// Solves `A X = B` (no transpose) for `nrhs` columns of the column-major `B`, given the
+    /// factors of [`Scalar::getrf`]. Returns LAPACK's `info`. The columns go in groups whose number
+    /// depends on the sizes only, each a single-threaded LAPACK `?getrs`, on rayon's pool.
+    fn getrs(n: usize, nrhs: usize, lu: &[Self], ipiv: &[i32], b: &mut [Self]) -> i32 {
+        crate::dense::lu_solve(n, nrhs, lu, ipiv, b)
+    }
+
+    /// LAPACK `?getrf2` of the column-major `m x n` matrix at `a` (leading dimension `lda`).
+    ///
+    /// # Safety
+    ///
+    /// `a` addresses an `lda x n` column-major array with `lda >= m`, `ipiv` `min(m, n)` entries.
+    #[doc(hidden)]
+    unsafe fn getrf2_raw(m: usize, n: usize, a: *mut Self, lda: usize, ipiv: *mut i32) -> i32;
+    /// LAPACK `?laswp`: the row interchanges `ipiv[k1 - 1..k2]` (1-based, as LAPACK) applied to
+    /// the `ncols` columns at `a`.
+    ///
+    /// # Safety
+    ///
+    /// `a` addresses an `lda x ncols` column-major array whose rows include every `ipiv` entry.
+    #[doc(hidden)]
+    unsafe fn laswp_raw(
+        ncols: usize,
+        a: *mut Self,
+        lda: usize,
+        k1: usize,
+        k2: usize,
+        ipiv: *const i32,
+    );
+    /// BLAS `?trsm`: `B <- L^-1 B` for the unit lower triangle `L` of the `m x m` matrix at `a`
+    /// and the `m x n` matrix at `b`, both column-major.
+    ///
+    /// # Safety
+    ///
+    /// The arrays have the stated sizes and do not overlap.
+    #[doc(hidden)]
+    unsafe fn trsm_unit_lower_raw(
+        m: usize,
+        n: usize,
+        a: *const Self,
+        lda: usize,
+        b: *mut Self,
+        ldb: usize,
+    );
+    /// LAPACK `?getrs` (no transpose) for the `n x nrhs` column-major `b` (leading dimension `n`).
+    ///
+    /// # Safety
+    ///
+    /// `lu` is `n x n`, `ipiv` `n` and `b` `n x nrhs`, column-major, not overlapping.
+    #[doc(hidden)]
+    unsafe fn getrs_raw(
+        n: usize,
+        nrhs: usize,
+        lu: *const Self,
+        ipiv: *const i32,
+        b: *mut Self,
+    ) -> i32;
 }
 
 /// `f32` or `f64`.
@@ -111,7 +166,7 @@ fn lapack_dim(n: usize) -> i32 {
 }
 
 macro_rules! impl_real {
-    ($t:ty, $prec:expr, $getrf:path, $getrs:path) => {
+    ($t:ty, $prec:expr, $getrf:path, $getrs:path, $laswp:path, $trsm:path) => {
         impl Scalar for $t {
             type Real = $t;
             const PRECISION: Precision = $prec;
@@ -159,26 +214,78 @@ macro_rules! impl_real {
             fn quotient(self, d: Self) -> Self {
                 self / d
             }
-            fn getrf(n: usize, a: &mut [Self], ipiv: &mut [i32]) -> i32 {
-                let n = lapack_dim(n);
+            unsafe fn getrf2_raw(
+                m: usize,
+                n: usize,
+                a: *mut Self,
+                lda: usize,
+                ipiv: *mut i32,
+            ) -> i32 {
+                let (m, n, lda) = (lapack_dim(m), lapack_dim(n), lapack_dim(lda));
                 let mut info = 0;
-                // SAFETY: `a` holds n*n elements and `ipiv` n, as LAPACK requires.
-                unsafe { $getrf(&n, &n, a.as_mut_ptr(), &n, ipiv.as_mut_ptr(), &mut info) };
+                // SAFETY: the caller's contract.
+                unsafe { $getrf(&m, &n, a, &lda, ipiv, &mut info) };
                 info
             }
-            fn getrs(n: usize, nrhs: usize, lu: &[Self], ipiv: &[i32], b: &mut [Self]) -> i32 {
+            unsafe fn laswp_raw(
+                ncols: usize,
+                a: *mut Self,
+                lda: usize,
+                k1: usize,
+                k2: usize,
+                ipiv: *const i32,
+            ) {
+                let (n, lda) = (lapack_dim(ncols), lapack_dim(lda));
+                let (k1, k2) = (lapack_dim(k1), lapack_dim(k2));
+                // SAFETY: the caller's contract.
+                unsafe { $laswp(&n, a, &lda, &k1, &k2, ipiv, &1) };
+            }
+            unsafe fn trsm_unit_lower_raw(
+                m: usize,
+                n: usize,
+                a: *const Self,
+                lda: usize,
+                b: *mut Self,
+                ldb: usize,
+            ) {
+                use cblas_sys::*;
+                // SAFETY: the caller's contract.
+                unsafe {
+                    $trsm(
+                        CBLAS_LAYOUT::CblasColMajor,
+                        CBLAS_SIDE::CblasLeft,
+                        CBLAS_UPLO::CblasLower,
+                        CBLAS_TRANSPOSE::CblasNoTrans,
+                        CBLAS_DIAG::CblasUnit,
+                        lapack_dim(m),
+                        lapack_dim(n),
+                        1.0,
+                        a,
+                        lapack_dim(lda),
+                        b,
+                        lapack_dim(ldb),
+                    )
+                };
+            }
+            unsafe fn getrs_raw(
+                n: usize,
+                nrhs: usize,
+                lu: *const Self,
+                ipiv: *const i32,
+                b: *mut Self,
+            ) -> i32 {
                 let (n, nrhs) = (lapack_dim(n), lapack_dim(nrhs));
                 let mut info = 0;
-                // SAFETY: `lu` is n*n, `ipiv` n and `b` n*nrhs, all column-major.
+                // SAFETY: the caller's contract.
                 unsafe {
                     $getrs(
                         &(b'N' as std::ffi::c_char),
                         &n,
                         &nrhs,
-                        lu.as_ptr(),
+                        lu,
                         &n,
-                        ipiv.as_ptr(),
-                        b.as_mut_ptr(),
+                        ipiv,
+                        b,
                         &n,
                         &mut info,
                     )
@@ -197,7 +304,7 @@ macro_rules! impl_real {
 }
 
 macro_rules! impl_complex {
-    ($t:ty, $prec:expr, $getrf:path, $getrs:path, $lapack_c:ty) => {
+    ($t:ty, $prec:expr, $getrf:path, $getrs:path, $laswp:path, $trsm:path, $lapack_c:ty) => {
         impl Scalar for Complex<$t> {
             type Real = $t;
             const PRECISION: Precision = $prec;
@@ -265,23 +372,67 @@ macro_rules! impl_complex {
                     Complex::new((a * r + b) / den, (b * r - a) / den)
                 }
             }
-            fn getrf(n: usize, a: &mut [Self], ipiv: &mut [i32]) -> i32 {
-                let n = lapack_dim(n);
+            unsafe fn getrf2_raw(
+                m: usize,
+                n: usize,
+                a: *mut Self,
+                lda: usize,
+                ipiv: *mut i32,
+            ) -> i32 {
+                let (m, n, lda) = (lapack_dim(m), lapack_dim(n), lapack_dim(lda));
                 let mut info = 0;
-                // SAFETY: as for the real case; Complex<T> is repr(C) {re, im}, LAPACK's layout.
-                unsafe {
-                    $getrf(
-                        &n,
-                        &n,
-                        a.as_mut_ptr() as *mut $lapack_c,
-                        &n,
-                        ipiv.as_mut_ptr(),
-                        &mut info,
-                    )
-                };
+                // SAFETY: the caller's contract; Complex<T> is repr(C) {re, im}, LAPACK's layout.
+                unsafe { $getrf(&m, &n, a as *mut $lapack_c, &lda, ipiv, &mut info) };
                 info
             }
-            fn getrs(n: usize, nrhs: usize, lu: &[Self], ipiv: &[i32], b: &mut [Self]) -> i32 {
+            unsafe fn laswp_raw(
+                ncols: usize,
+                a: *mut Self,
+                lda: usize,
+                k1: usize,
+                k2: usize,
+                ipiv: *const i32,
+            ) {
+                let (n, lda) = (lapack_dim(ncols), lapack_dim(lda));
+                let (k1, k2) = (lapack_dim(k1), lapack_dim(k2));
+                // SAFETY: as for the real case.
+                unsafe { $laswp(&n, a as *mut $lapack_c, &lda, &k1, &k2, ipiv, &1) };
+            }
+            unsafe fn trsm_unit_lower_raw(
+                m: usize,
+                n: usize,
+                a: *const Self,
+                lda: usize,
+                b: *mut Self,
+                ldb: usize,
+            ) {
+                use cblas_sys::*;
+                let one = Complex::<$t>::new(1.0, 0.0);
+                // SAFETY: as for the real case; alpha is read as a complex scalar.
+                unsafe {
+                    $trsm(
+                        CBLAS_LAYOUT::CblasColMajor,
+                        CBLAS_SIDE::CblasLeft,
+                        CBLAS_UPLO::CblasLower,
+                        CBLAS_TRANSPOSE::CblasNoTrans,
+                        CBLAS_DIAG::CblasUnit,
+                        lapack_dim(m),
+                        lapack_dim(n),
+                        (&one as *const Complex<$t>).cast(),
+                        a.cast(),
+                        lapack_dim(lda),
+                        b.cast(),
+                        lapack_dim(ldb),
+                    )
+                };
+            }
+            unsafe fn getrs_raw(
+                n: usize,
+                nrhs: usize,
+                lu: *const Self,
+                ipiv: *const i32,
+                b: *mut Self,
+            ) -> i32 {
                 let (n, nrhs) = (lapack_dim(n), lapack_dim(nrhs));
                 let mut info = 0;
                 // SAFETY: as for the real case.
@@ -290,10 +441,10 @@ macro_rules! impl_complex {
                         &(b'N' as std::ffi::c_char),
                         &n,
                         &nrhs,
-                        lu.as_ptr() as *const $lapack_c,
+                        lu as *const $lapack_c,
                         &n,
-                        ipiv.as_ptr(),
-                        b.as_mut_ptr() as *mut $lapack_c,
+                        ipiv,
+                        b as *mut $lapack_c,
                         &n,
                         &mut info,
                     )
@@ -308,19 +459,25 @@ impl_real!(
     f32,
     Precision::Single,
     lapack_sys::sgetrf2_,
-    lapack_sys::sgetrs_
+    lapack_sys::sgetrs_,
+    lapack_sys::slaswp_,
+    cblas_sys::cblas_strsm
 );
 impl_real!(
     f64,
     Precision::Double,
     lapack_sys::dgetrf2_,
-    lapack_sys::dgetrs_
+    lapack_sys::dgetrs_,
+    lapack_sys::dlaswp_,
+    cblas_sys::cblas_dtrsm
 );
 impl_complex!(
     f32,
     Precision::Single,
     lapack_sys::cgetrf2_,
     lapack_sys::cgetrs_,
+    lapack_sys::claswp_,
+    cblas_sys::cblas_ctrsm,
     lapack_sys::lapack_complex_float
 );
 impl_complex!(
@@ -328,5 +485,7 @@ impl_complex!(
     Precision::Double,
     lapack_sys::zgetrf2_,
     lapack_sys::zgetrs_,
+    lapack_sys::zlaswp_,
+    cblas_sys::cblas_ztrsm,
     lapack_sys::lapack_complex_double
 );

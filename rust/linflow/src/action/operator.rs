@@ -1,6 +1,6 @@
 //! The linear-operator abstraction of the action algorithms, and its dense implementation.
 
-use ndarray::linalg::general_mat_mul;
+use crate::dense::mat_mul;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Zip};
 
 use crate::error::{Error, Result};
@@ -332,14 +332,14 @@ impl<S: Scalar> LinearOperator<S> for DenseOperator<'_, S> {
     }
 
     fn apply(&self, x: ArrayView2<S>, mut y: ArrayViewMut2<S>) -> Result<()> {
-        general_mat_mul(S::one(), &self.a, &x, S::zero(), &mut y);
+        mat_mul(S::one(), &self.a, &x, S::zero(), &mut y);
         Ok(())
     }
 
     fn apply_adjoint(&self, x: ArrayView2<S>, mut y: ArrayViewMut2<S>) -> Result<()> {
         // A^* x = conj(A^T conj(x)).
         let xc: Array2<S> = x.mapv(|v| v.conj());
-        general_mat_mul(S::one(), &self.a.t(), &xc, S::zero(), &mut y);
+        mat_mul(S::one(), &self.a.t(), &xc, S::zero(), &mut y);
         y.mapv_inplace(|v| v.conj());
         Ok(())
     }

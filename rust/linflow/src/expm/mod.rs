@@ -12,7 +12,9 @@ mod plan;
 mod small;
 mod structure;
 
-use ndarray::linalg::{general_mat_mul, general_mat_vec_mul};
+use ndarray::linalg::general_mat_vec_mul;
+
+use crate::dense::mat_mul;
 use ndarray::{
     Array1, Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut2, ArrayViewMut3, Axis, Zip,
 };
@@ -330,7 +332,7 @@ impl<S: Scalar> Expm<S> {
         let last_into_out = plan.s > 0 && structure != Structure::Lower && out.is_standard_layout();
         for k in (0..plan.s).rev() {
             if k == 0 && last_into_out {
-                general_mat_mul(S::one(), &self.u, &self.u, S::zero(), &mut out);
+                mat_mul(S::one(), &self.u, &self.u, S::zero(), &mut out);
                 self.products += 1;
                 if has_nan(out.iter()) {
                     redo_nan_entries_keeping_zeros(self.u.view(), out.view_mut());
@@ -340,7 +342,7 @@ impl<S: Scalar> Expm<S> {
                 }
                 break;
             }
-            general_mat_mul(S::one(), &self.u, &self.u, S::zero(), &mut self.tmp);
+            mat_mul(S::one(), &self.u, &self.u, S::zero(), &mut self.tmp);
             self.products += 1;
             if has_nan(self.tmp.iter()) {
                 // Overflow: exact zeros must stay zeros (see there).
@@ -389,9 +391,9 @@ impl<S: Scalar> Expm<S> {
     /// Computes `A^2, A^4, A^6` (and `A^8` when it is needed) of `self.a`.
     fn compute_even_powers(&mut self) {
         let [a2, a4, a6, _] = &mut self.powers;
-        general_mat_mul(S::one(), &self.a, &self.a, S::zero(), a2);
-        general_mat_mul(S::one(), a2, a2, S::zero(), a4);
-        general_mat_mul(S::one(), a4, a2, S::zero(), a6);
+        mat_mul(S::one(), &self.a, &self.a, S::zero(), a2);
+        mat_mul(S::one(), a2, a2, S::zero(), a4);
+        mat_mul(S::one(), a4, a2, S::zero(), a6);
         self.have = [true, true, true, false];
         self.products += 3;
     }
@@ -403,7 +405,7 @@ impl<S: Scalar> Expm<S> {
                 self.powers[3] = Array2::zeros((n, n));
             }
             let [_, a4, _, a8] = &mut self.powers;
-            general_mat_mul(S::one(), a4, a4, S::zero(), a8);
+            mat_mul(S::one(), a4, a4, S::zero(), a8);
             self.have[3] = true;
             self.products += 1;
         }
@@ -503,11 +505,11 @@ impl<S: Scalar> Expm<S> {
                         *t = *t + c(k[0]) * y6 + c(k[1]) * y4 + c(k[2]) * y2;
                     });
             };
-            general_mat_mul(S::one(), a6, &self.tmp, S::zero(), &mut self.v);
+            mat_mul(S::one(), a6, &self.tmp, S::zero(), &mut self.v);
             combine(&mut self.v, [7, 5, 3]);
             eye(1, &mut self.v);
             // u = 2 U.
-            general_mat_mul(two, &self.a, &self.v, S::zero(), &mut self.u);
+            mat_mul(two, &self.a, &self.v, S::zero(), &mut self.u);
             Zip::from(&mut self.tmp)
                 .and(a6)
                 .and(a4)
@@ -515,7 +517,7 @@ impl<S: Scalar> Expm<S> {
                 .for_each(|t, &y6, &y4, &y2| {
                     *t = c(12) * y6 + c(10) * y4 + c(8) * y2;
                 });
-            general_mat_mul(S::one(), a6, &self.tmp, S::zero(), &mut self.v);
+            mat_mul(S::one(), a6, &self.tmp, S::zero(), &mut self.v);
             eye(0, &mut self.v);
             // v = Q = V - U, completing V in the same pass.
             Zip::from(&mut self.v)
@@ -553,7 +555,7 @@ impl<S: Scalar> Expm<S> {
             eye(1, &mut self.tmp);
             eye(0, &mut self.v);
             // u = 2 U, v = Q = V - U.
-            general_mat_mul(two, &self.a, &self.tmp, S::zero(), &mut self.u);
+            mat_mul(two, &self.a, &self.tmp, S::zero(), &mut self.u);
             Zip::from(&mut self.v)
                 .and(&self.u)
                 .for_each(|v, &u2| *v -= u2.scale(half));
@@ -702,7 +704,7 @@ impl<S: Scalar> PowerNorms for Expm<S> {
             }
             _ => {
                 // A^10 = A^4 A^6.
-                general_mat_mul(
+                mat_mul(
                     S::one(),
                     &self.powers[1],
                     &self.powers[2],

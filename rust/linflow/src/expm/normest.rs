@@ -10,7 +10,7 @@
 //! The starting block is fixed (no random numbers drawn per call), so the same matrix always gets
 //! the same estimate: results are deterministic across runs and threads.
 
-use ndarray::linalg::general_mat_mul;
+use crate::dense::mat_mul;
 use ndarray::{Array2, ArrayView2};
 
 use num_traits::{One, Zero};
@@ -28,7 +28,7 @@ pub(crate) fn norm1_product_estimate<S: Scalar>(p: ArrayView2<S>, q: ArrayView2<
     if n <= 4 {
         // The estimator needs distinct unit vectors to move to; tiny matrices are formed exactly.
         let mut b = Array2::<S>::zeros((n, n));
-        general_mat_mul(S::one(), &p, &q, S::zero(), &mut b);
+        mat_mul(S::one(), &p, &q, S::zero(), &mut b);
         return super::norm1(b.view());
     }
     let mut x = Array2::<S>::zeros((n, T));
@@ -45,11 +45,11 @@ pub(crate) fn norm1_product_estimate<S: Scalar>(p: ArrayView2<S>, q: ArrayView2<
     let apply = |x: &Array2<S>, mid: &mut Array2<S>, y: &mut Array2<S>, transpose: bool| {
         if transpose {
             // B^T x = Q^T (P^T x).
-            general_mat_mul(S::one(), &p.t(), x, S::zero(), mid);
-            general_mat_mul(S::one(), &q.t(), mid, S::zero(), y);
+            mat_mul(S::one(), &p.t(), x, S::zero(), mid);
+            mat_mul(S::one(), &q.t(), mid, S::zero(), y);
         } else {
-            general_mat_mul(S::one(), &q, x, S::zero(), mid);
-            general_mat_mul(S::one(), &p, mid, S::zero(), y);
+            mat_mul(S::one(), &q, x, S::zero(), mid);
+            mat_mul(S::one(), &p, mid, S::zero(), y);
         }
     };
     let mut visited = vec![false; n];
