@@ -1,5 +1,5 @@
 """Threads: the GIL is released while linflow computes, concurrent calls give the serial results,
-and results are bit-identical across runs and thread counts (rayon and OpenBLAS).
+and results are bit-identical across runs and thread counts (rayon and OpenBLAS, any sizes).
 
 WORKLOADS is the table the tests run: one row per (function, input) pair, with inputs built once
 from fixed seeds. A new public function plugs in as more rows (see the commented ones); the
@@ -28,12 +28,10 @@ import linflow
 
 @dataclass(frozen=True)
 class Workload:
-    """``call()`` runs one public function on inputs fixed at construction. ``threaded_blas``: the
-    call is large enough for OpenBLAS to split its gemm or LU over its own threads."""
+    """``call()`` runs one public function on inputs fixed at construction."""
 
     name: str
     call: Callable[[], Any]
-    threaded_blas: bool = False
 
 
 def _matrix(seed: int, shape: tuple[int, ...], dtype: Any, norm: float = 2.0) -> np.ndarray:
@@ -93,9 +91,16 @@ def workloads() -> list[Workload]:
         ("expm overflowing block 12x12", _reducible_overflow()),
     ]
     return [Workload(name, _expm(a)) for name, a in rows] + [
-        Workload("expm 150x150 float64", _expm(_matrix(6, (150, 150), np.float64, 30.0)), threaded_blas=True),
-        # OpenBLAS's threaded drivers inside rayon's workers (see test_large_matrices_in_parallel).
-        Workload("expm 128x128 float64 x 6", _expm(_matrix(10, (6, 128, 128), np.float64, 8.0)), threaded_blas=True),
+        Workload("expm 150x150 float64", _expm(_matrix(6, (150, 150), np.float64, 30.0))),
+        Workload("expm 128x128 float64 x 6", _expm(_matrix(10, (6, 128, 128), np.float64, 8.0))),
+        # The products and LU split into panels (rust/linflow/src/dense.rs): the orders where
+        # OpenBLAS's own threads rounded differently from one thread (dgemm at 200, 300, 400;
+        # dgetrf at 300, 400), real and complex.
+        Workload("expm 200x200 float64", _expm(_matrix(25, (200, 200), np.float64, 10.0))),
+        Workload("expm 300x300 float64", _expm(_matrix(26, (300, 300), np.float64, 10.0))),
+        Workload("expm 400x400 float64", _expm(_matrix(27, (400, 400), np.float64, 10.0))),
+        Workload("expm 300x300 complex128", _expm(_matrix(28, (300, 300), np.complex128, 10.0))),
+        Workload("expm 200x200 float32 x 3", _expm(_matrix(29, (3, 200, 200), np.float32, 10.0))),
         # Flows (issue 4): the scalar stepping kernel, rayon over blocks of a uniform grid and
         # over the times of an uneven one, direct anchors, and above order 64 one exponential at
         # a time with BLAS's own threads.
@@ -103,7 +108,8 @@ def workloads() -> list[Workload]:
         Workload("trajectory 20x20 x 300 states, 100 times", _trajectory(13, 20, np.float64, (300,), np.linspace(-1, 2, 100))),
         Workload("trajectory 40x40 complex128, uneven", _trajectory(14, 40, np.complex128, (3,), UNEVEN)),
         Workload("trajectory 12x12 float32, reversed grid", _trajectory(15, 12, np.float32, (4,), np.linspace(3, -1, 90))),
-        Workload("trajectory 120x120, uneven", _trajectory(16, 120, np.float64, (2,), UNEVEN), threaded_blas=True),
+        Workload("trajectory 120x120, uneven", _trajectory(16, 120, np.float64, (2,), UNEVEN)),
+        Workload("trajectory 300x300, uneven", _trajectory(30, 300, np.float64, (3,), UNEVEN)),
         Workload("propagator 8x8 x 50 steps", lambda: linflow.propagator(_matrix(17, (8, 8), np.float64), np.linspace(0, 1, 50))),
         Workload("Propagator.iterate 16x16, 500 steps", lambda: linflow.Propagator(_matrix(18, (16, 16), np.float64), 0.01).iterate(np.ones(16), 500)),
         # Action and Frechet derivative (issue 5): dense, CSR and DIA, with and without a grid.
@@ -112,6 +118,10 @@ def workloads() -> list[Workload]:
         Workload("expm_multiply CSR 3000, grid", _action(_laplacian(3000, "csr"), (3000, 2), (-0.5, 1.0, 5))),
         Workload("expm_multiply DIA 3000", _action(_laplacian(3000, "dia"), (3000,), None)),
         Workload("expm_frechet 20x20 x 8", lambda: linflow.expm_frechet(_matrix(21, (8, 20, 20), np.float64, 4.0), _matrix(22, (20, 20), np.float64))),
+        Workload("expm_multiply 300x300 dense", _action(_matrix(31, (300, 300), np.float64, 10.0), (300, 2), None)),
+        Workload("expm_frechet 100x100", lambda: linflow.expm_frechet(_matrix(32, (100, 100), np.float64, 8.0), _matrix(33, (100, 100), np.float64))),
+        Workload("expm_frechet 300x300", lambda: linflow.expm_frechet(_matrix(34, (300, 300), np.float64, 8.0), _matrix(35, (300, 300), np.float64))),
+        Workload("expm_cond 100x100", lambda: linflow.expm_cond(_matrix(36, (100, 100), np.float64, 8.0))),
     ]
 
 
@@ -285,18 +295,19 @@ def test_bit_identical_across_runs_and_rayon_threads():
         assert not different, (env, different)
 
 
-def test_bit_identical_across_openblas_threads_below_its_threading():
-    """With OpenBLAS on 1, 2 or 3 threads (and rayon on as many): every workload that OpenBLAS does
-    not split over its threads gives the same bits. The others do not: OpenBLAS 0.3.21's threaded
-    dgemm (from about n = 150) and dgetrf (from about n = 100) round differently with their thread
-    count, so an expm on the BLAS path (n > 16) is reproducible for a fixed OPENBLAS_NUM_THREADS
-    only (tests/README.md)."""
+def test_bit_identical_across_openblas_and_rayon_threads():
+    """With OpenBLAS on 1, 2 or 3 threads and rayon on 1, 2 or 3 (every pair), every workload gives
+    the same bits, at every size: linflow keeps OpenBLAS on one thread and splits its products,
+    LU and solves into pieces that depend on the sizes only (rust/linflow/src/dense.rs). Before,
+    OpenBLAS 0.3.21's threaded dgemm (n = 200, 300, 400) and dgetrf (300, 400) rounded
+    differently with their thread count."""
     here = digests()
-    table = {w.name: w for w in workloads()}
-    for threads in ("1", "2", "3"):
-        other = digests_in_subprocess({"RAYON_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads})
-        different = [name for name in here if other[name] != here[name] and not table[name].threaded_blas]
-        assert not different, (threads, different)
+    for blas in ("1", "2", "3"):
+        for rayon in ("1", "2", "3"):
+            env = {"OPENBLAS_NUM_THREADS": blas, "RAYON_NUM_THREADS": rayon}
+            other = digests_in_subprocess(env)
+            different = [name for name in here if other[name] != here[name]]
+            assert not different, (env, different)
 
 
 # ------------------------------------------------------------------ free-threaded Python

@@ -53,12 +53,10 @@ const SMALL: usize = 8;
 const PARALLEL_FLOPS: usize = 1 << 18;
 
 /// Largest system order whose per-time or per-block work runs in rayon's workers. Above it the
-/// work goes one item at a time on the calling thread and BLAS uses its own threads, as in
-/// [`expm_batch_into`](crate::expm::expm_batch_into): OpenBLAS's threaded drivers (dgemm from
-/// about n = 150, dgetrf from about n = 100) keep tables of some MiB on the stack of the thread
-/// that calls them, which overflowed rayon's default 2 MiB workers (SIGSEGV), and BLAS threads
-/// inside rayon workers would oversubscribe the cores anyway. Below it OpenBLAS computes on the
-/// calling thread.
+/// work goes one item at a time and each item's products, LU and solve are split over rayon's
+/// pool (`crate::dense`), as in [`expm_batch_into`](crate::expm::expm_batch_into). (OpenBLAS's
+/// threaded drivers, used before linflow kept OpenBLAS on one thread, kept tables of some MiB on
+/// the stack of the calling thread, which overflowed rayon's default 2 MiB workers.)
 const BLAS_THREADED_MIN: usize = 64;
 
 /// A grid counts as uniform when every time is within this many unit roundoffs (times the

@@ -145,9 +145,8 @@ pub fn expm_batch_into<S: Scalar>(a: ArrayView3<S>, mut out: ArrayViewMut3<S>) -
         return Err(Error::NotSquare { rows, cols });
     }
     // Below about this much arithmetic a thread hand-off costs more than it saves. Above
-    // `BLAS_THREADED_MIN` the matrices go one at a time with BLAS's own threads: OpenBLAS runs
-    // products below 64^3 multiply-adds (and LU below 100^2 entries) on the calling thread, so
-    // rayon workers never start BLAS threads on top of themselves (no oversubscription).
+    // `BLAS_THREADED_MIN` the matrices go one at a time and each one's products, LU and solve
+    // are split over rayon's pool (`crate::dense`, the same pieces for any pool size).
     let serial = batch < 2 || batch * rows * rows * rows < 4096 || rows > BLAS_THREADED_MIN;
     if serial {
         return with_cached_workspace(rows, |work: &mut Expm<S>| {
@@ -651,7 +650,8 @@ impl<S: Scalar> Expm<S> {
         Ok(())
     }
 
-    /// Replaces `self.u` by `Q^-1 self.u` with `Q` in `self.v` (destroyed), by LAPACK LU.
+    /// Replaces `self.u` by `Q^-1 self.u` with `Q` in `self.v` (destroyed), by LU
+    /// ([`Scalar::getrf`], [`Scalar::getrs`]: split over rayon's pool in pieces fixed by `n`).
     ///
     /// Both buffers are row-major, which LAPACK reads as `Q^T` and `U^T`; solving `Q^T Y = U^T`
     /// gives `Y = (U Q^-1)^T`, read back row-major as `U Q^-1 = Q^-1 U` (U and Q are polynomials
@@ -777,7 +777,8 @@ fn with_cached_workspace<S: Scalar, R>(n: usize, f: impl FnOnce(&mut Expm<S>) ->
 const WORKSPACE_MATRICES: usize = 7;
 const ABS_BYTES: usize = std::mem::size_of::<f64>();
 
-/// Order above which a batch runs serially over its matrices (see `expm_batch_into`).
+/// Order above which a batch runs serially over its matrices, each one's products split over
+/// rayon's pool by `crate::dense` (see `expm_batch_into`).
 const BLAS_THREADED_MIN: usize = 64;
 
 /// Above this order the 1-norms of `A^8` and `A^10` that only choose the scaling are estimated
