@@ -17,6 +17,8 @@ use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayRef2, ArrayView2, ArrayViewMut2, Axis, ShapeBuilder, s};
 use rayon::prelude::*;
 
+#[cfg(test)]
+use crate::scalar::RealScalar;
 use crate::scalar::Scalar;
 
 #[link(name = "openblas")]
@@ -155,7 +157,7 @@ fn lu_recursive<S: Scalar>(mut a: ArrayViewMut2<S>, ipiv: &mut [i32]) -> i32 {
         let left = left.view();
         let (l11, l21) = left.split_at(Axis(0), n1);
         let (mut a12, mut a22) = right.view_mut().split_at(Axis(0), n1);
-        trsm_unit_lower(l11, a12.view_mut());
+        trsm(false, l11, a12.view_mut());
         mat_mul(-S::one(), &l21, &a12, S::one(), &mut a22);
     }
     let (_, a22) = right.split_at(Axis(0), n1);
@@ -177,27 +179,136 @@ fn column_major_ld<S>(a: &ArrayView2<S>) -> usize {
     (a.strides()[1] as usize).max(a.nrows()).max(1)
 }
 
-/// `b <- L^-1 b` for the unit lower triangle `L` of the square column-major `l`, column panels of
-/// the column-major `b` on rayon's pool (see [`pieces`]).
-fn trsm_unit_lower<S: Scalar>(l: ArrayView2<S>, mut b: ArrayViewMut2<S>) {
-    let (m, n) = b.dim();
-    if m == 0 || n == 0 {
+/// Rows at or below which a triangular solve is one BLAS `?trsm` call.
+const TRSM_BASE: usize = 32;
+
+/// `b <- T^-1 b` on the calling thread, for the unit lower triangle of the square column-major
+/// `t` (`upper == false`) or its upper triangle with the diagonal (`upper == true`). Recursive:
+/// with `T = [T11 T12; T21 T22]` split at about half the rows, the lower solve is
+/// `X1 = T11^-1 B1`, `B2 <- B2 - T21 X1`, `X2 = T22^-1 B2` (the upper one the mirror image), so
+/// all but `TRSM_BASE / m` of the work is in products, which BLAS runs near its peak; a serial
+/// OpenBLAS `?trsm` on many right-hand sides runs at about half of that.
+fn trsm_serial<S: Scalar>(upper: bool, t: ArrayView2<S>, mut b: ArrayViewMut2<S>) {
+    let m = t.nrows();
+    if m == 0 || b.ncols() == 0 {
         return;
     }
-    let lda = column_major_ld(&l);
+    if m <= TRSM_BASE {
+        trsm_leaf(upper, t, b);
+        return;
+    }
+    let m1 = (m / 2).next_multiple_of(PANEL_ALIGN).min(m - 1);
+    let (mut b1, mut b2) = b.view_mut().split_at(Axis(0), m1);
+    let t11 = t.slice(s![..m1, ..m1]);
+    let t22 = t.slice(s![m1.., m1..]);
+    if upper {
+        trsm_serial(true, t22, b2.view_mut());
+        general_mat_mul(-S::one(), &t.slice(s![..m1, m1..]), &b2, S::one(), &mut b1);
+        trsm_serial(true, t11, b1);
+    } else {
+        trsm_serial(false, t11, b1.view_mut());
+        general_mat_mul(-S::one(), &t.slice(s![m1.., ..m1]), &b1, S::one(), &mut b2);
+        trsm_serial(false, t22, b2);
+    }
+}
+
+/// Right-hand sides a leaf solve works on at once (one row of a tile: a few SIMD registers).
+const LEAF_LANES: usize = 32;
+
+/// The substitution of [`trsm_serial`] for `m <= TRSM_BASE` rows: `LEAF_LANES` right-hand sides
+/// at a time are copied into a row-major tile, so that each step `x_i <- (b_i - sum_j t_ij x_j)`
+/// (`/ t_ii` for the upper triangle, `j` ascending after `i` or before it) is a few vector fused
+/// multiply-adds across the right-hand sides. OpenBLAS 0.3.21's serial `?trsm` reached 3-10 GFlop/s
+/// at these sizes, against 50 for its products. Compiled a second time for AVX2 + FMA and chosen
+/// at run time on x86-64 (the same operations in the same order: the same bits).
+fn trsm_leaf<S: Scalar>(upper: bool, t: ArrayView2<S>, b: ArrayViewMut2<S>) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU has the features `trsm_leaf_fma` is compiled for.
+            return unsafe { trsm_leaf_fma(upper, t, b) };
+        }
+    }
+    trsm_leaf_kernel(upper, t, b);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn trsm_leaf_fma<S: Scalar>(upper: bool, t: ArrayView2<S>, b: ArrayViewMut2<S>) {
+    trsm_leaf_kernel(upper, t, b);
+}
+
+#[inline(always)]
+fn trsm_leaf_kernel<S: Scalar>(upper: bool, t: ArrayView2<S>, mut b: ArrayViewMut2<S>) {
+    let (m, k) = b.dim();
+    debug_assert!(m <= TRSM_BASE && t.dim() == (m, m));
+    let mut tile = [[S::zero(); LEAF_LANES]; TRSM_BASE];
+    let mut c0 = 0;
+    while c0 < k {
+        let w = LEAF_LANES.min(k - c0);
+        for c in 0..w {
+            let col = b.column(c0 + c);
+            for (row, &v) in tile.iter_mut().zip(col.iter()) {
+                row[c] = v;
+            }
+        }
+        if upper {
+            for i in (0..m).rev() {
+                let mut acc = tile[i];
+                for j in i + 1..m {
+                    let tij = -t[[i, j]];
+                    let xj = &tile[j];
+                    for c in 0..LEAF_LANES {
+                        acc[c] = tij.mul_add(xj[c], acc[c]);
+                    }
+                }
+                let d = t[[i, i]];
+                for v in acc.iter_mut() {
+                    *v = v.quotient(d);
+                }
+                tile[i] = acc;
+            }
+        } else {
+            for i in 1..m {
+                let mut acc = tile[i];
+                for j in 0..i {
+                    let tij = -t[[i, j]];
+                    let xj = &tile[j];
+                    for c in 0..LEAF_LANES {
+                        acc[c] = tij.mul_add(xj[c], acc[c]);
+                    }
+                }
+                tile[i] = acc;
+            }
+        }
+        for c in 0..w {
+            let mut col = b.column_mut(c0 + c);
+            for (row, v) in tile.iter().zip(col.iter_mut()) {
+                *v = row[c];
+            }
+        }
+        c0 += w;
+    }
+}
+
+/// [`trsm_serial`] on column panels of `b` (see [`pieces`]) on rayon's pool.
+fn trsm<S: Scalar>(upper: bool, t: ArrayView2<S>, mut b: ArrayViewMut2<S>) {
+    let (m, n) = b.dim();
     let cols = panel_width(n, m.saturating_mul(m).saturating_mul(n));
+    if cols >= n {
+        trsm_serial(upper, t, b);
+        return;
+    }
     b.axis_chunks_iter_mut(Axis(1), cols)
         .into_par_iter()
-        .for_each(|mut bj| {
-            let ldb = column_major_ld(&bj.view());
-            // SAFETY: `l` is m x m and `bj` m x (its columns), column-major, disjoint.
-            unsafe { S::trsm_unit_lower_raw(m, bj.ncols(), l.as_ptr(), lda, bj.as_mut_ptr(), ldb) };
-        });
+        .for_each(|bj| trsm_serial(upper, t, bj));
 }
 
 /// Solves `A X = B` for the `nrhs` columns of the column-major `n x nrhs` `b`, given the factors
-/// of [`lu_factor`]: groups of columns (see [`pieces`]), each a single-threaded LAPACK `?getrs`,
-/// on rayon's pool. Returns the first nonzero `info` (only argument errors give one).
+/// of [`lu_factor`] (`P A = L U`): `X = U^-1 L^-1 P B`, by groups of columns (see [`pieces`]) on
+/// rayon's pool, each with the row interchanges and the two triangular solves of
+/// [`trsm_serial`]. Returns LAPACK's `info` convention (always 0 here: the factors are given).
 pub(crate) fn lu_solve<S: Scalar>(
     n: usize,
     nrhs: usize,
@@ -209,14 +320,128 @@ pub(crate) fn lu_solve<S: Scalar>(
     if n == 0 || nrhs == 0 {
         return 0;
     }
-    assert!(lu.len() >= n * n && ipiv.len() >= n && b.len() >= n * nrhs);
+    let lu = ArrayView2::from_shape((n, n).f(), &lu[..n * n]).expect("n x n factors");
+    let ipiv = &ipiv[..n];
+    let mut b =
+        ArrayViewMut2::from_shape((n, nrhs).f(), &mut b[..n * nrhs]).expect("n x nrhs columns");
     let cols = panel_width(nrhs, n.saturating_mul(n).saturating_mul(nrhs));
-    let infos: Vec<i32> = b[..n * nrhs]
-        .par_chunks_mut(n * cols)
-        .map(|bj| {
-            // SAFETY: `lu` is n x n, `ipiv` n and `bj` n x (its length / n), column-major.
-            unsafe { S::getrs_raw(n, bj.len() / n, lu.as_ptr(), ipiv.as_ptr(), bj.as_mut_ptr()) }
+    b.axis_chunks_iter_mut(Axis(1), cols)
+        .into_par_iter()
+        .for_each(|mut bj| {
+            // SAFETY: `bj` is n x (its columns) with leading dimension n; ipiv indexes its rows.
+            unsafe { S::laswp_raw(bj.ncols(), bj.as_mut_ptr(), n, 1, n, ipiv.as_ptr()) };
+            trsm_serial(false, lu, bj.view_mut());
+            trsm_serial(true, lu, bj);
+        });
+    0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scalar::RealScalar;
+    use ndarray::Array2;
+    use num_complex::Complex;
+
+    fn lcg(state: &mut u64) -> f64 {
+        *state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((*state >> 11) as f64 / (1u64 << 53) as f64) - 0.5
+    }
+
+    fn random<S: Scalar>(
+        shape: (usize, usize),
+        mk: fn(f64, f64) -> S,
+        state: &mut u64,
+    ) -> Array2<S> {
+        Array2::from_shape_simple_fn(shape.f(), || {
+            let re = lcg(state);
+            mk(re, lcg(state))
         })
-        .collect();
-    infos.into_iter().find(|&i| i != 0).unwrap_or(0)
+    }
+
+    fn norm1<S: Scalar>(a: &Array2<S>) -> f64 {
+        a.columns()
+            .into_iter()
+            .map(|c| c.iter().map(|v| v.modulus().to_f64()).sum::<f64>())
+            .fold(0.0, f64::max)
+    }
+
+    /// `lu_factor` + `lu_solve` (recursive, leaf kernels, panels) against the definition: the
+    /// backward error `||A X - B||_1 / (||A||_1 ||X||_1 + ||B||_1)` is a small multiple of the unit
+    /// roundoff, and `X` agrees with LAPACK's `?getrf2` + `?getrs` to the same order, for sizes
+    /// below, at and above the leaf size and the panel thresholds, and every dtype.
+    fn check<S: Scalar>(mk: fn(f64, f64) -> S)
+    where
+        S::Real: RealScalar,
+    {
+        let eps = S::Real::UNIT_ROUNDOFF.to_f64();
+        let mut state = 7;
+        for &(n, nrhs) in &[
+            (1, 1),
+            (5, 3),
+            (31, 7),
+            (32, 32),
+            (33, 40),
+            (97, 130),
+            (200, 64),
+            (300, 301),
+        ] {
+            let a = random((n, n), mk, &mut state);
+            let b = random((n, nrhs), mk, &mut state);
+            let mut lu = a.clone();
+            let mut ipiv = vec![0; n];
+            assert_eq!(
+                lu_factor(n, lu.as_slice_memory_order_mut().unwrap(), &mut ipiv),
+                0
+            );
+            let mut x = b.clone();
+            assert_eq!(
+                lu_solve(
+                    n,
+                    nrhs,
+                    lu.as_slice_memory_order().unwrap(),
+                    &ipiv,
+                    x.as_slice_memory_order_mut().unwrap()
+                ),
+                0
+            );
+            let mut r = b.clone();
+            general_mat_mul(S::one(), &a, &x, -S::one(), &mut r);
+            let backward = norm1(&r) / (norm1(&a) * norm1(&x) + norm1(&b));
+            assert!(
+                backward <= 4.0 * n as f64 * eps,
+                "n={n} nrhs={nrhs}: backward error {backward:e}"
+            );
+            // LAPACK's own factorisation and solve of the same system.
+            let mut lu2 = a.clone();
+            let mut ipiv2 = vec![0; n];
+            let mut x2 = b.clone();
+            // SAFETY: n x n, n pivots and n x nrhs, column-major and contiguous.
+            unsafe {
+                assert_eq!(
+                    S::getrf2_raw(n, n, lu2.as_mut_ptr(), n, ipiv2.as_mut_ptr()),
+                    0
+                );
+                assert_eq!(
+                    S::getrs_raw(n, nrhs, lu2.as_ptr(), ipiv2.as_ptr(), x2.as_mut_ptr()),
+                    0
+                );
+            }
+            let diff = norm1(&(&x - &x2)) / norm1(&x2);
+            assert!(
+                diff <= 1e3 * n as f64 * eps,
+                "n={n} nrhs={nrhs}: {diff:e} from LAPACK"
+            );
+        }
+    }
+
+    #[test]
+    fn lu_solve_matches_lapack_in_every_dtype() {
+        check::<f64>(|re, _| re);
+        check::<f32>(|re, _| re as f32);
+        check::<Complex<f64>>(Complex::new);
+        check::<Complex<f32>>(|re, im| Complex::new(re as f32, im as f32));
+    }
 }

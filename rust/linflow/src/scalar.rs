@@ -122,14 +122,16 @@ pub trait Scalar:
         k2: usize,
         ipiv: *const i32,
     );
-    /// BLAS `?trsm`: `B <- L^-1 B` for the unit lower triangle `L` of the `m x m` matrix at `a`
-    /// and the `m x n` matrix at `b`, both column-major.
+    /// BLAS `?trsm` from the left: `B <- L^-1 B` for the unit lower triangle `L` of the `m x m`
+    /// matrix at `a` (`upper == false`), or `B <- U^-1 B` for its upper triangle `U` with its
+    /// diagonal (`upper == true`); `B` is the `m x n` matrix at `b`, both column-major.
     ///
     /// # Safety
     ///
     /// The arrays have the stated sizes and do not overlap.
     #[doc(hidden)]
-    unsafe fn trsm_unit_lower_raw(
+    unsafe fn trsm_raw(
+        upper: bool,
         m: usize,
         n: usize,
         a: *const Self,
@@ -240,7 +242,8 @@ macro_rules! impl_real {
                 // SAFETY: the caller's contract.
                 unsafe { $laswp(&n, a, &lda, &k1, &k2, ipiv, &1) };
             }
-            unsafe fn trsm_unit_lower_raw(
+            unsafe fn trsm_raw(
+                upper: bool,
                 m: usize,
                 n: usize,
                 a: *const Self,
@@ -254,9 +257,17 @@ macro_rules! impl_real {
                     $trsm(
                         CBLAS_LAYOUT::CblasColMajor,
                         CBLAS_SIDE::CblasLeft,
-                        CBLAS_UPLO::CblasLower,
+                        if upper {
+                            CBLAS_UPLO::CblasUpper
+                        } else {
+                            CBLAS_UPLO::CblasLower
+                        },
                         CBLAS_TRANSPOSE::CblasNoTrans,
-                        CBLAS_DIAG::CblasUnit,
+                        if upper {
+                            CBLAS_DIAG::CblasNonUnit
+                        } else {
+                            CBLAS_DIAG::CblasUnit
+                        },
                         lapack_dim(m),
                         lapack_dim(n),
                         1.0,
@@ -398,7 +409,8 @@ macro_rules! impl_complex {
                 // SAFETY: as for the real case.
                 unsafe { $laswp(&n, a as *mut $lapack_c, &lda, &k1, &k2, ipiv, &1) };
             }
-            unsafe fn trsm_unit_lower_raw(
+            unsafe fn trsm_raw(
+                upper: bool,
                 m: usize,
                 n: usize,
                 a: *const Self,
@@ -413,9 +425,17 @@ macro_rules! impl_complex {
                     $trsm(
                         CBLAS_LAYOUT::CblasColMajor,
                         CBLAS_SIDE::CblasLeft,
-                        CBLAS_UPLO::CblasLower,
+                        if upper {
+                            CBLAS_UPLO::CblasUpper
+                        } else {
+                            CBLAS_UPLO::CblasLower
+                        },
                         CBLAS_TRANSPOSE::CblasNoTrans,
-                        CBLAS_DIAG::CblasUnit,
+                        if upper {
+                            CBLAS_DIAG::CblasNonUnit
+                        } else {
+                            CBLAS_DIAG::CblasUnit
+                        },
                         lapack_dim(m),
                         lapack_dim(n),
                         (&one as *const Complex<$t>).cast(),

@@ -243,7 +243,7 @@ fn dense_action<S: Scalar>(
     if !all_finite(&e) {
         return Ok(false);
     }
-    ndarray::linalg::general_mat_mul(S::one(), &e, &b, S::zero(), out);
+    crate::dense::mat_mul(S::one(), &e, &b, S::zero(), out);
     Ok(all_finite(out))
 }
 
