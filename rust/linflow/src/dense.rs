@@ -17,8 +17,6 @@ use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayRef2, ArrayView2, ArrayViewMut2, Axis, ShapeBuilder, s};
 use rayon::prelude::*;
 
-#[cfg(test)]
-use crate::scalar::RealScalar;
 use crate::scalar::Scalar;
 
 #[link(name = "openblas")]
