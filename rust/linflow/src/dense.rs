@@ -30,13 +30,37 @@ unsafe extern "C" {
 /// This is process-wide for that library (numpy's wheels bring their own OpenBLAS, which is not
 /// affected); linflow's parallelism is rayon's pool.
 pub(crate) fn serial_blas() {
+    static SETTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
     // SAFETY: plain calls into OpenBLAS's thread-count setting; lowering the count only sets a
-    // variable that the next BLAS call reads.
+    // variable that the next BLAS call reads. The setting itself is serialised (two threads of
+    // a fresh process may both find the count above 1): OpenBLAS resizes its pool there.
     unsafe {
         if openblas_get_num_threads() != 1 {
-            openblas_set_num_threads(1);
+            let _guard = SETTING.lock().unwrap_or_else(|e| e.into_inner());
+            if openblas_get_num_threads() != 1 {
+                openblas_set_num_threads(1);
+            }
         }
     }
+}
+
+/// Orders from which [`on_pool`] moves a dense computation onto rayon's pool (below, no product
+/// is split: see [`SPLIT_MIN_WORK`]).
+const POOL_MIN: usize = 64;
+
+/// Runs `f`, the whole dense computation on `n x n` matrices, on a worker of rayon's pool (the
+/// calling thread waits) unless the caller is one already or `n < POOL_MIN`. Each split product
+/// in `f` is then shared between that worker and the others (rayon's `join`); from outside the
+/// pool every product would hand all its pieces to the workers and wait for them, two thread
+/// wake-ups per product. Measured on the 2-core machine: `expm` 4.70 -> 4.54 ms at `n = 256`,
+/// `expm_frechet` 11.9 -> 11.2 ms at 256 and 1.93 -> 1.73 ms at 128.
+pub(crate) fn on_pool<R: Send>(n: usize, f: impl FnOnce() -> R + Send) -> R {
+    if n < POOL_MIN || rayon::current_thread_index().is_some() {
+        return f();
+    }
+    let mut out = None;
+    rayon::scope(|_| out = Some(f()));
+    out.expect("rayon::scope runs its closure before it returns")
 }
 
 /// Products of at most this many multiply-adds are one BLAS call: OpenBLAS's own threshold for

@@ -325,11 +325,13 @@ fn frechet_into<S: Scalar>(
             // off-diagonal entries (scipy's test matrix with entries up to 3e14 comes out wrong in
             // every entry above the diagonal), while `expm` keeps triangular input exact.
             let triangular = is_triangular(a);
-            with_cache(n, |pade: &mut Pade<S>, work: &mut Work<S>| {
-                pade.setup(a)?;
-                pade.derivative(e, work)?;
-                square(pade, work, (!triangular).then_some(&mut x_out), &mut l_out);
-                Ok::<(), Error>(())
+            crate::dense::on_pool(n, || {
+                with_cache(n, |pade: &mut Pade<S>, work: &mut Work<S>| {
+                    pade.setup(a)?;
+                    pade.derivative(e, work)?;
+                    square(pade, work, (!triangular).then_some(&mut x_out), &mut l_out);
+                    Ok::<(), Error>(())
+                })
             })?;
             if triangular {
                 x_out.assign(&expm(a)?);
@@ -1109,6 +1111,11 @@ impl<S: Scalar> ExpmFrechet<S> {
 /// # Ok::<(), linflow::Error>(())
 /// ```
 pub fn expm_cond<S: Scalar>(a: ArrayView2<S>) -> Result<S::Real> {
+    crate::dense::on_pool(a.nrows(), || cond(a))
+}
+
+/// [`expm_cond`], on the calling thread.
+fn cond<S: Scalar>(a: ArrayView2<S>) -> Result<S::Real> {
     let f = ExpmFrechet::rescaled(a)?;
     let n = a.nrows();
     if n == 0 {

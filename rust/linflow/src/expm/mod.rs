@@ -305,6 +305,18 @@ impl<S: Scalar> Expm<S> {
             self.report = Some(small::expm_small(a, out, structure)?);
             return Ok(());
         }
+        crate::dense::on_pool(n, || self.compute_dense(a, out, structure))
+    }
+
+    /// [`Self::compute_into`] for `n > small::SMALL_MAX`, finite and not diagonal `a`: Pade
+    /// scaling and squaring with BLAS products and LAPACK-style solves.
+    fn compute_dense(
+        &mut self,
+        a: ArrayView2<S>,
+        mut out: ArrayViewMut2<S>,
+        structure: Structure,
+    ) -> Result<()> {
+        let n = a.nrows();
         self.products = 0;
         self.resize(n);
         // A lower triangular matrix is handled as the transpose of an upper one.
