@@ -1,7 +1,9 @@
 """Speed and accuracy of linflow.expm_frechet, expm_cond and expm_multiply against scipy.
 
 Workloads, each timed for scipy and linflow in the same run (best of several repeats, each
-repeat calling enough times to last 0.2 s, interleaved so that both see the same machine load):
+repeat calling enough times to last 0.2 s, interleaved so that both see the same machine load,
+each timed repeat after an untimed one of the same library, so that the other library's idle
+OpenBLAS workers, which busy-wait for about 0.1 s after a call, have gone to sleep):
 
 - expm_frechet on a 256 x 256 float64 matrix A = N(0, 1)/16 (1-norm ~15: Pade order 13 with
   2 squarings) in a direction E = N(0, 1); target: linflow >= 3x faster. Agreement with scipy
@@ -53,7 +55,8 @@ SEED = 20240607
 
 
 def timed(fns: dict, repeats: int, min_time: float = 0.2) -> dict:
-    """Best seconds per call of each fn, the libraries interleaved within every repeat."""
+    """Best seconds per call of each fn, the libraries interleaved within every repeat, each
+    timed run preceded by an untimed one of the same library."""
     numbers = {}
     for name, fn in fns.items():
         number, elapsed = 1, 0.0
@@ -69,6 +72,11 @@ def timed(fns: dict, repeats: int, min_time: float = 0.2) -> dict:
     best = {name: float("inf") for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
+            # An untimed run of the same length first: OpenBLAS's idle workers busy-wait for
+            # about 0.1 s after each call, so a repeat started right after the other library's
+            # shares the cores with them (measured: linflow's expm_frechet 256x256 took 12 ms
+            # alone and 22 ms right after one scipy call; scipy's own threads slow down likewise).
+            timeit.Timer(fn).timeit(numbers[name])
             t = timeit.Timer(fn).timeit(numbers[name]) / numbers[name]
             best[name] = min(best[name], t)
     return best
@@ -112,17 +120,19 @@ def frechet_workload(repeats: int) -> dict:
 
 
 def frechet_one_thread(repeats: int) -> dict:
-    """The expm_frechet workload in a fresh process with one BLAS thread for both libraries:
-    the comparison at equal threading (under load, multithreaded OpenBLAS calls from Python
-    can slow down by far more than the computation they share)."""
+    """The expm_frechet workload in a fresh process with one thread for both libraries (scipy's
+    OpenBLAS through OPENBLAS_NUM_THREADS, linflow's rayon pool through RAYON_NUM_THREADS:
+    linflow keeps its OpenBLAS on one thread and splits work on rayon): the comparison at
+    equal threading (under load, multithreaded OpenBLAS calls from Python can slow down by far
+    more than the computation they share)."""
     code = (
         "import json, sys; sys.path.insert(0, %r); import bench_action; "
         "r = bench_action.frechet_workload(%d); print(json.dumps(r))" % (str(HERE), repeats)
     )
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", RAYON_NUM_THREADS="1")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     row = json.loads(out.stdout.strip().splitlines()[-1])
-    row["name"] += ", OPENBLAS_NUM_THREADS=1"
+    row["name"] += ", one thread (OPENBLAS_NUM_THREADS=1, RAYON_NUM_THREADS=1)"
     return row
 
 
@@ -241,7 +251,7 @@ def markdown_section(quick: bool = False, rows=None) -> str:
     lines = [
         "## expm_frechet, expm_cond, expm_multiply (benches/bench_action.py)",
         "",
-        "Ratio = scipy time / linflow time, best of interleaved repeats in one run.",
+        "Ratio = scipy time / linflow time, best of interleaved repeats in one run, each timed repeat after an untimed one of the same library (OpenBLAS's idle workers busy-wait for about 0.1 s after a call and slowed the other library's next calls up to 2x).",
         "",
         "| workload | scipy | linflow | scipy / linflow | target | met | accuracy |",
         "|---|---|---|---|---|---|---|",
