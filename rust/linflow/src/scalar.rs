@@ -122,23 +122,6 @@ pub trait Scalar:
         k2: usize,
         ipiv: *const i32,
     );
-    /// BLAS `?trsm` from the left: `B <- L^-1 B` for the unit lower triangle `L` of the `m x m`
-    /// matrix at `a` (`upper == false`), or `B <- U^-1 B` for its upper triangle `U` with its
-    /// diagonal (`upper == true`); `B` is the `m x n` matrix at `b`, both column-major.
-    ///
-    /// # Safety
-    ///
-    /// The arrays have the stated sizes and do not overlap.
-    #[doc(hidden)]
-    unsafe fn trsm_raw(
-        upper: bool,
-        m: usize,
-        n: usize,
-        a: *const Self,
-        lda: usize,
-        b: *mut Self,
-        ldb: usize,
-    );
     /// LAPACK `?getrs` (no transpose) for the `n x nrhs` column-major `b` (leading dimension `n`).
     ///
     /// # Safety
@@ -168,7 +151,7 @@ fn lapack_dim(n: usize) -> i32 {
 }
 
 macro_rules! impl_real {
-    ($t:ty, $prec:expr, $getrf:path, $getrs:path, $laswp:path, $trsm:path) => {
+    ($t:ty, $prec:expr, $getrf:path, $getrs:path, $laswp:path) => {
         impl Scalar for $t {
             type Real = $t;
             const PRECISION: Precision = $prec;
@@ -242,42 +225,6 @@ macro_rules! impl_real {
                 // SAFETY: the caller's contract.
                 unsafe { $laswp(&n, a, &lda, &k1, &k2, ipiv, &1) };
             }
-            unsafe fn trsm_raw(
-                upper: bool,
-                m: usize,
-                n: usize,
-                a: *const Self,
-                lda: usize,
-                b: *mut Self,
-                ldb: usize,
-            ) {
-                use cblas_sys::*;
-                // SAFETY: the caller's contract.
-                unsafe {
-                    $trsm(
-                        CBLAS_LAYOUT::CblasColMajor,
-                        CBLAS_SIDE::CblasLeft,
-                        if upper {
-                            CBLAS_UPLO::CblasUpper
-                        } else {
-                            CBLAS_UPLO::CblasLower
-                        },
-                        CBLAS_TRANSPOSE::CblasNoTrans,
-                        if upper {
-                            CBLAS_DIAG::CblasNonUnit
-                        } else {
-                            CBLAS_DIAG::CblasUnit
-                        },
-                        lapack_dim(m),
-                        lapack_dim(n),
-                        1.0,
-                        a,
-                        lapack_dim(lda),
-                        b,
-                        lapack_dim(ldb),
-                    )
-                };
-            }
             unsafe fn getrs_raw(
                 n: usize,
                 nrhs: usize,
@@ -315,7 +262,7 @@ macro_rules! impl_real {
 }
 
 macro_rules! impl_complex {
-    ($t:ty, $prec:expr, $getrf:path, $getrs:path, $laswp:path, $trsm:path, $lapack_c:ty) => {
+    ($t:ty, $prec:expr, $getrf:path, $getrs:path, $laswp:path, $lapack_c:ty) => {
         impl Scalar for Complex<$t> {
             type Real = $t;
             const PRECISION: Precision = $prec;
@@ -409,43 +356,6 @@ macro_rules! impl_complex {
                 // SAFETY: as for the real case.
                 unsafe { $laswp(&n, a as *mut $lapack_c, &lda, &k1, &k2, ipiv, &1) };
             }
-            unsafe fn trsm_raw(
-                upper: bool,
-                m: usize,
-                n: usize,
-                a: *const Self,
-                lda: usize,
-                b: *mut Self,
-                ldb: usize,
-            ) {
-                use cblas_sys::*;
-                let one = Complex::<$t>::new(1.0, 0.0);
-                // SAFETY: as for the real case; alpha is read as a complex scalar.
-                unsafe {
-                    $trsm(
-                        CBLAS_LAYOUT::CblasColMajor,
-                        CBLAS_SIDE::CblasLeft,
-                        if upper {
-                            CBLAS_UPLO::CblasUpper
-                        } else {
-                            CBLAS_UPLO::CblasLower
-                        },
-                        CBLAS_TRANSPOSE::CblasNoTrans,
-                        if upper {
-                            CBLAS_DIAG::CblasNonUnit
-                        } else {
-                            CBLAS_DIAG::CblasUnit
-                        },
-                        lapack_dim(m),
-                        lapack_dim(n),
-                        (&one as *const Complex<$t>).cast(),
-                        a.cast(),
-                        lapack_dim(lda),
-                        b.cast(),
-                        lapack_dim(ldb),
-                    )
-                };
-            }
             unsafe fn getrs_raw(
                 n: usize,
                 nrhs: usize,
@@ -480,16 +390,14 @@ impl_real!(
     Precision::Single,
     lapack_sys::sgetrf2_,
     lapack_sys::sgetrs_,
-    lapack_sys::slaswp_,
-    cblas_sys::cblas_strsm
+    lapack_sys::slaswp_
 );
 impl_real!(
     f64,
     Precision::Double,
     lapack_sys::dgetrf2_,
     lapack_sys::dgetrs_,
-    lapack_sys::dlaswp_,
-    cblas_sys::cblas_dtrsm
+    lapack_sys::dlaswp_
 );
 impl_complex!(
     f32,
@@ -497,7 +405,6 @@ impl_complex!(
     lapack_sys::cgetrf2_,
     lapack_sys::cgetrs_,
     lapack_sys::claswp_,
-    cblas_sys::cblas_ctrsm,
     lapack_sys::lapack_complex_float
 );
 impl_complex!(
@@ -506,6 +413,5 @@ impl_complex!(
     lapack_sys::zgetrf2_,
     lapack_sys::zgetrs_,
     lapack_sys::zlaswp_,
-    cblas_sys::cblas_ztrsm,
     lapack_sys::lapack_complex_double
 );
