@@ -173,8 +173,7 @@ fn lu_recursive<S: Scalar>(mut a: ArrayViewMut2<S>, ipiv: &mut [i32]) -> i32 {
     let (mut left, mut right) = a.view_mut().split_at(Axis(1), n1);
     let (ipiv1, ipiv2) = ipiv.split_at_mut(n1);
     let mut info = lu_recursive(left.view_mut(), ipiv1);
-    // SAFETY: `right` is m x (n - n1) with leading dimension lda; ipiv1 indexes its rows.
-    unsafe { S::laswp_raw(n - n1, right.as_mut_ptr(), lda, 1, n1, ipiv1.as_ptr()) };
+    swap_rows(right.view_mut(), 1, n1, ipiv1);
     {
         let left = left.view();
         let (l11, l21) = left.split_at(Axis(0), n1);
@@ -190,9 +189,32 @@ fn lu_recursive<S: Scalar>(mut a: ArrayViewMut2<S>, ipiv: &mut [i32]) -> i32 {
     for p in ipiv2.iter_mut() {
         *p += n1 as i32;
     }
-    // SAFETY: `left` is m x n1 with leading dimension lda; ipiv[n1..n] index its rows.
-    unsafe { S::laswp_raw(n1, left.as_mut_ptr(), lda, n1 + 1, n, ipiv.as_ptr()) };
+    swap_rows(left, n1 + 1, n, ipiv);
     info
+}
+
+/// LAPACK `?laswp`: the row interchanges `ipiv[k1 - 1..k2]` (1-based, as LAPACK) applied in
+/// order to the column-major view `a`, whose rows include every `ipiv` entry; column panels (see
+/// [`pieces`]) on rayon's pool, as the columns are independent.
+fn swap_rows<S: Scalar>(mut a: ArrayViewMut2<S>, k1: usize, k2: usize, ipiv: &[i32]) {
+    let (m, cols) = a.dim();
+    if cols == 0 {
+        return;
+    }
+    let lda = column_major_ld(&a.view());
+    let swap = |mut aj: ArrayViewMut2<S>| {
+        // SAFETY: `aj` is m x (its columns) with leading dimension lda, and the caller's ipiv
+        // entries k1..=k2 index its rows.
+        unsafe { S::laswp_raw(aj.ncols(), aj.as_mut_ptr(), lda, k1, k2, ipiv.as_ptr()) };
+    };
+    let width = panel_width(cols, m.saturating_mul(cols));
+    if width >= cols {
+        swap(a);
+    } else {
+        a.axis_chunks_iter_mut(Axis(1), width)
+            .into_par_iter()
+            .for_each(swap);
+    }
 }
 
 /// The leading dimension of a column-major view (unit stride down the columns).
@@ -409,6 +431,7 @@ mod tests {
             (97, 130),
             (200, 64),
             (300, 301),
+            (800, 20),
         ] {
             let a = random((n, n), mk, &mut state);
             let b = random((n, nrhs), mk, &mut state);
