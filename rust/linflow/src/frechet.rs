@@ -460,7 +460,9 @@ fn blas_layout<S: Scalar>(a: &ArrayView2<S>) -> bool {
 
 /// `out_k = sum_j coef[k][j] ins[j] + diag[k] I` for column-major `n x n` blocks, all outputs in
 /// one pass over the inputs (column by column, so each input column is read from L1 by every
-/// output). The sums are accumulated in the order of `ins`.
+/// output). The sums are accumulated in the order of `ins`. From `n = PAR_COMBINE` on, groups of
+/// columns run on rayon's pool (memory-bound work; every element is computed alone, so the bits
+/// do not depend on the grouping).
 fn combine<S: Scalar>(
     n: usize,
     outs: &mut [&mut [S]],
@@ -473,10 +475,42 @@ fn combine<S: Scalar>(
         .map(|c| c.iter().map(|&v| S::Real::from_f64(v)).collect())
         .collect();
     let diag: Vec<S> = diag.iter().map(|&d| S::from_f64(d)).collect();
-    for col in 0..n {
+    if n < PAR_COMBINE {
+        combine_columns(n, 0, outs, ins, &coef, &diag);
+        return;
+    }
+    let width = n.div_ceil(COMBINE_GROUPS);
+    let mut groups: Vec<Vec<&mut [S]>> = (0..n.div_ceil(width)).map(|_| Vec::new()).collect();
+    for out in outs.iter_mut() {
+        for (group, chunk) in groups.iter_mut().zip(out[..n * n].chunks_mut(width * n)) {
+            group.push(chunk);
+        }
+    }
+    groups
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(g, mut chunks)| combine_columns(n, g * width, &mut chunks, ins, &coef, &diag));
+}
+
+/// Orders from which [`combine`] shares its columns out on rayon's pool, and into how many groups.
+const PAR_COMBINE: usize = 256;
+const COMBINE_GROUPS: usize = 4;
+
+/// [`combine`] for the columns `first..` of which `outs` hold the parts (`n` entries per column).
+fn combine_columns<S: Scalar>(
+    n: usize,
+    first: usize,
+    outs: &mut [&mut [S]],
+    ins: &[&[S]],
+    coef: &[Vec<S::Real>],
+    diag: &[S],
+) {
+    let cols = outs.first().map_or(0, |o| o.len() / n);
+    for local in 0..cols {
+        let col = first + local;
         let range = col * n..(col + 1) * n;
         for (k, out) in outs.iter_mut().enumerate() {
-            let out = &mut out[range.clone()];
+            let out = &mut out[local * n..(local + 1) * n];
             let (c0, col0) = (coef[k][0], &ins[0][range.clone()]);
             for (o, &v) in out.iter_mut().zip(col0) {
                 *o = v.scale(c0);
