@@ -493,59 +493,51 @@ impl<S: Scalar> Expm<S> {
                 // tmp = b13 A6 + b11 A4 + b9 A2, scaling the powers on the way.
                 let [f2, f4, f6, _] = self.power_scale;
                 let [a2, a4, a6, _] = &mut self.powers;
-                let zip = Zip::from(&mut self.tmp).and(a6).and(a4).and(a2);
-                let f = |t: &mut S, y6: &mut S, y4: &mut S, y2: &mut S| {
-                    *y6 = y6.scale(f6);
-                    *y4 = y4.scale(f4);
-                    *y2 = y2.scale(f2);
-                    *t = c(13) * *y6 + c(11) * *y4 + c(9) * *y2;
-                };
-                if n >= PAR_ELEMENTWISE {
-                    zip.par_for_each(f);
-                } else {
-                    zip.for_each(f);
-                }
+                elementwise!(
+                    n,
+                    Zip::from(&mut self.tmp).and(a6).and(a4).and(a2),
+                    |t: &mut S, y6: &mut S, y4: &mut S, y2: &mut S| {
+                        *y6 = y6.scale(f6);
+                        *y4 = y4.scale(f4);
+                        *y2 = y2.scale(f2);
+                        *t = c(13) * *y6 + c(11) * *y4 + c(9) * *y2;
+                    }
+                );
                 self.power_scale = [S::Real::one(); 4];
             }
             let [a2, a4, a6, _] = &self.powers;
             // t = (t if accumulate, else 0) + b_k6 A6 + b_k4 A4 + b_k2 A2.
             let combine = |t: &mut Array2<S>, k: [usize; 3]| {
-                let zip = Zip::from(t).and(a6).and(a4).and(a2);
-                let f = |t: &mut S, &y6: &S, &y4: &S, &y2: &S| {
-                    *t = *t + c(k[0]) * y6 + c(k[1]) * y4 + c(k[2]) * y2;
-                };
-                if n >= PAR_ELEMENTWISE {
-                    zip.par_for_each(f);
-                } else {
-                    zip.for_each(f);
-                }
+                elementwise!(
+                    n,
+                    Zip::from(t).and(a6).and(a4).and(a2),
+                    |t: &mut S, &y6: &S, &y4: &S, &y2: &S| {
+                        *t = *t + c(k[0]) * y6 + c(k[1]) * y4 + c(k[2]) * y2;
+                    }
+                );
             };
             mat_mul(S::one(), a6, &self.tmp, S::zero(), &mut self.v);
             combine(&mut self.v, [7, 5, 3]);
             eye(1, &mut self.v);
             // u = 2 U.
             mat_mul(two, &self.a, &self.v, S::zero(), &mut self.u);
-            let zip = Zip::from(&mut self.tmp).and(a6).and(a4).and(a2);
-            let f = |t: &mut S, &y6: &S, &y4: &S, &y2: &S| {
-                *t = c(12) * y6 + c(10) * y4 + c(8) * y2;
-            };
-            if n >= PAR_ELEMENTWISE {
-                zip.par_for_each(f);
-            } else {
-                zip.for_each(f);
-            }
+            elementwise!(
+                n,
+                Zip::from(&mut self.tmp).and(a6).and(a4).and(a2),
+                |t: &mut S, &y6: &S, &y4: &S, &y2: &S| {
+                    *t = c(12) * y6 + c(10) * y4 + c(8) * y2;
+                }
+            );
             mat_mul(S::one(), a6, &self.tmp, S::zero(), &mut self.v);
             eye(0, &mut self.v);
             // v = Q = V - U, completing V in the same pass.
-            let zip = Zip::from(&mut self.v).and(a6).and(a4).and(a2).and(&self.u);
-            let f = |v: &mut S, &y6: &S, &y4: &S, &y2: &S, &u2: &S| {
-                *v = *v + c(6) * y6 + c(4) * y4 + c(2) * y2 - u2.scale(half);
-            };
-            if n >= PAR_ELEMENTWISE {
-                zip.par_for_each(f);
-            } else {
-                zip.for_each(f);
-            }
+            elementwise!(
+                n,
+                Zip::from(&mut self.v).and(a6).and(a4).and(a2).and(&self.u),
+                |v: &mut S, &y6: &S, &y4: &S, &y2: &S, &u2: &S| {
+                    *v = *v + c(6) * y6 + c(4) * y4 + c(2) * y2 - u2.scale(half);
+                }
+            );
             self.products += 3;
         } else {
             // U = A sum_{j odd} b_j A^(j-1),  V = sum_{j even} b_j A^j, with A^0 = I.
@@ -803,6 +795,18 @@ const BLAS_THREADED_MIN: usize = 64;
 /// Above this order the 1-norms of `A^8` and `A^10` that only choose the scaling are estimated
 /// (Higham & Tisseur) rather than formed: a product then costs more than the estimate.
 const ESTIMATE_MIN: usize = 64;
+
+/// `zip.for_each(f)`, or `zip.par_for_each(f)` on rayon's pool from order [`PAR_ELEMENTWISE`] on.
+macro_rules! elementwise {
+    ($n:expr, $zip:expr, $f:expr) => {
+        if $n >= PAR_ELEMENTWISE {
+            $zip.par_for_each($f)
+        } else {
+            $zip.for_each($f)
+        }
+    };
+}
+use elementwise;
 
 /// Orders from which the elementwise passes of the order-13 evaluation run on rayon's pool: they
 /// read four or five `n x n` arrays each, memory-bound work worth sharing once the arrays leave
