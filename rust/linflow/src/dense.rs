@@ -7,9 +7,11 @@
 //! another order of operations. Here OpenBLAS always computes on the calling thread
 //! ([`serial_blas`]) and the parallelism is linflow's own: a large product is cut into a number of
 //! row (or column) panels that depends on its shape only, each panel one single-threaded BLAS
-//! call, and the panels run on rayon's pool. The LU (recursive, as LAPACK's `?getrf2`) and the
-//! solves are built from such products and from single-threaded LAPACK calls on fixed pieces. A
-//! pool of any size therefore computes every number with the same operations in the same order.
+//! call, and the panels run on rayon's pool. The LU (recursive, as LAPACK's `?getrf2`) is built
+//! from such products, a recursive triangular solve and single-threaded LAPACK calls on fixed
+//! pieces; the solves from the same triangular solve, whose 32-row leaves are linflow's own SIMD
+//! substitution. A pool of any size therefore computes every number with the same operations in
+//! the same order.
 
 use std::ffi::c_int;
 
@@ -74,8 +76,9 @@ const PANEL_MIN: usize = 32;
 const PANEL_ALIGN: usize = 16;
 
 /// Below this size the split dimension gets two panels; above it one panel per this many rows.
-/// Each panel packs the whole other operand again: on the 2-core test machine four panels cost
-/// 6% at `n = 1024` and eight 21% against one, two panels under 1% (`benches/README.md`).
+/// Each panel packs the whole other operand again: on the 2-core test machine two panels were the
+/// fastest of two, four and eight for `expm` (`n = 1024`: 244-251 ms, against 251-277 ms with four
+/// and 256-259 ms with eight; `n = 256`: 4.9-5.0 ms, against 5.1-5.6 and 5.6-5.9 ms).
 const PANEL_ROWS: usize = 1024;
 
 /// The number of pieces a dimension of `len` is cut into for `work` multiply-adds: a function of
