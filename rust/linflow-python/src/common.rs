@@ -56,7 +56,8 @@ pub(crate) fn shape_error(err: ndarray::ShapeError) -> PyErr {
 /// from about n = 100, dgemm from about n = 150) keep per-call tables of some MiB on the stack of
 /// the thread that calls them; rayon's default 2 MiB workers overflowed there (SIGSEGV, or glibc's
 /// "stack smashing detected"), from `expm` of a stack of 128x128 matrices on. The 8 MiB of a main
-/// thread suffice; 4 MiB was measured enough.
+/// thread suffice; 4 MiB was measured enough. linflow now keeps that OpenBLAS on one thread
+/// (`linflow::dense`), so its threaded drivers no longer run; the larger stack stays as a margin.
 const WORKER_STACK: usize = 16 << 20;
 
 /// Builds rayon's global pool (this extension's own copy of rayon) with workers of

@@ -16,7 +16,7 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    // Reliability (issue 7): rayon workers with stacks that OpenBLAS's threaded drivers fit in.
+    // Reliability (issue 7): rayon workers with room on their stacks (see WORKER_STACK).
     common::init_thread_pool();
     m.add_function(wrap_pyfunction!(expm::expm, m)?)?;
     // Flows of x' = A x (issue 4).

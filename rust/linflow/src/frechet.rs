@@ -532,7 +532,7 @@ fn product<S: Scalar>(a: &Array2<S>, b: &Array2<S>) -> Array2<S> {
     mat_mul(S::one(), a, b, S::zero(), &mut c);
     c
 }
-/// LU of a column-major square matrix, in place, by [`Scalar::getrf`] (the recursive `?getrf2`,
+/// LU of a column-major square matrix, in place, by [`Scalar::getrf`] (linflow's recursive LU,
 /// see there why not OpenBLAS's threaded `?getrf`), for [`lu_solve`].
 fn lu_factor<S: Scalar>(q: &mut Array2<S>, ipiv: &mut [i32]) -> Result<()> {
     let n = q.nrows();

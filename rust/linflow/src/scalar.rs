@@ -95,7 +95,8 @@ pub trait Scalar:
     }
     /// Solves `A X = B` (no transpose) for `nrhs` columns of the column-major `B`, given the
     /// factors of [`Scalar::getrf`]. Returns LAPACK's `info`. The columns go in groups whose number
-    /// depends on the sizes only, each a single-threaded LAPACK `?getrs`, on rayon's pool.
+    /// depends on the sizes only, on rayon's pool; each group gets the row interchanges and two
+    /// recursive triangular solves (products, with linflow's own substitution for 32-row leaves).
     fn getrs(n: usize, nrhs: usize, lu: &[Self], ipiv: &[i32], b: &mut [Self]) -> i32 {
         crate::dense::lu_solve(n, nrhs, lu, ipiv, b)
     }
