@@ -290,27 +290,62 @@ unsafe fn trsm_leaf_fma<S: Scalar>(upper: bool, t: ArrayView2<S>, b: ArrayViewMu
 fn trsm_leaf_kernel<S: Scalar>(upper: bool, t: ArrayView2<S>, mut b: ArrayViewMut2<S>) {
     let (m, k) = b.dim();
     debug_assert!(m <= TRSM_BASE && t.dim() == (m, m));
+    // The triangle that is read (with the diagonal for the upper one), row-major: each step
+    // reads a row of it.
+    let mut tri = [[S::zero(); TRSM_BASE]; TRSM_BASE];
+    for (j, col) in t.columns().into_iter().enumerate() {
+        let rows = if upper { 0..j + 1 } else { j + 1..m };
+        match col.as_slice() {
+            Some(col) => {
+                for i in rows {
+                    tri[i][j] = col[i];
+                }
+            }
+            None => {
+                for i in rows {
+                    tri[i][j] = col[i];
+                }
+            }
+        }
+    }
+    // Column `c` of `b` is `col(c)[..m]`: unit stride down the columns (every caller's `b` is a
+    // piece of a column-major matrix) or else a copy through the view's own indexing.
+    let ld = b.strides()[1];
+    let unit_rows = b.strides()[0] == 1 || m <= 1;
+    let base = b.as_mut_ptr();
     let mut tile = [[S::zero(); LEAF_LANES]; TRSM_BASE];
     let mut c0 = 0;
     while c0 < k {
         let w = LEAF_LANES.min(k - c0);
-        for c in 0..w {
-            let col = b.column(c0 + c);
-            for (row, &v) in tile.iter_mut().zip(col.iter()) {
-                row[c] = v;
+        if unit_rows {
+            for c in 0..w {
+                // SAFETY: column c0 + c < k of the m x k view starts at base + (c0 + c) ld and
+                // holds m consecutive elements (unit row stride).
+                let col =
+                    unsafe { std::slice::from_raw_parts(base.offset((c0 + c) as isize * ld), m) };
+                for (row, &v) in tile.iter_mut().zip(col) {
+                    row[c] = v;
+                }
+            }
+        } else {
+            for c in 0..w {
+                for (row, &v) in tile.iter_mut().zip(b.column(c0 + c)) {
+                    row[c] = v;
+                }
             }
         }
         if upper {
             for i in (0..m).rev() {
                 let mut acc = tile[i];
+                let ti = &tri[i];
                 for j in i + 1..m {
-                    let tij = -t[[i, j]];
+                    let tij = -ti[j];
                     let xj = &tile[j];
                     for c in 0..LEAF_LANES {
                         acc[c] = tij.mul_add(xj[c], acc[c]);
                     }
                 }
-                let d = t[[i, i]];
+                let d = ti[i];
                 for v in acc.iter_mut() {
                     *v = v.quotient(d);
                 }
@@ -319,8 +354,9 @@ fn trsm_leaf_kernel<S: Scalar>(upper: bool, t: ArrayView2<S>, mut b: ArrayViewMu
         } else {
             for i in 1..m {
                 let mut acc = tile[i];
+                let ti = &tri[i];
                 for j in 0..i {
-                    let tij = -t[[i, j]];
+                    let tij = -ti[j];
                     let xj = &tile[j];
                     for c in 0..LEAF_LANES {
                         acc[c] = tij.mul_add(xj[c], acc[c]);
@@ -329,10 +365,21 @@ fn trsm_leaf_kernel<S: Scalar>(upper: bool, t: ArrayView2<S>, mut b: ArrayViewMu
                 tile[i] = acc;
             }
         }
-        for c in 0..w {
-            let mut col = b.column_mut(c0 + c);
-            for (row, v) in tile.iter().zip(col.iter_mut()) {
-                *v = row[c];
+        if unit_rows {
+            for c in 0..w {
+                // SAFETY: as above; the view is borrowed mutably, so nothing else aliases it.
+                let col = unsafe {
+                    std::slice::from_raw_parts_mut(base.offset((c0 + c) as isize * ld), m)
+                };
+                for (row, v) in tile.iter().zip(col) {
+                    *v = row[c];
+                }
+            }
+        } else {
+            for c in 0..w {
+                for (row, v) in tile.iter().zip(b.column_mut(c0 + c)) {
+                    *v = row[c];
+                }
             }
         }
         c0 += w;
