@@ -16,7 +16,7 @@ use ndarray::linalg::general_mat_vec_mul;
 
 use crate::dense::mat_mul;
 use ndarray::{
-    Array1, Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut2, ArrayViewMut3, Axis, Zip,
+    Array1, Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut2, ArrayViewMut3, Axis, Zip, s,
 };
 use rayon::prelude::*;
 use std::cell::RefCell;
@@ -745,7 +745,9 @@ impl<S: Scalar> PowerNorms for Expm<S> {
     /// `1^T |f A|^(2m+1)`, computed exactly with `2m + 1` vector-matrix products. `|A|` is
     /// formed once per plan and the products are BLAS `gemv`: each pass reads `n^2` numbers, so
     /// at `n = 256` (`|A|` in the second-level cache) the 27 passes of order 13 cost 0.5 ms as a
-    /// loop over `A` and a fraction of that this way.
+    /// loop over `A` and a fraction of that this way. From [`PAR_GEMV`] on, each product is
+    /// two BLAS calls on rayon's pool, one per half of the entries (each entry is the same dot
+    /// product either way).
     fn abs_power_norm(&mut self, m: usize, f: f64) -> f64 {
         if !self.abs_ready {
             Zip::from(&mut self.abs_a)
@@ -754,14 +756,29 @@ impl<S: Scalar> PowerNorms for Expm<S> {
             self.abs_ready = true;
         }
         self.row.fill(1.0);
+        let n = self.n;
+        let half = (n / 2).next_multiple_of(8);
         for _ in 0..(2 * m + 1) {
             // row_next^T = row^T (f |A|), i.e. row_next = f |A|^T row.
-            general_mat_vec_mul(f, &self.abs_a.t(), &self.row, 0.0, &mut self.row_next);
+            let at = self.abs_a.t();
+            let x = &self.row;
+            if n >= PAR_GEMV {
+                let (mut y1, mut y2) = self.row_next.view_mut().split_at(Axis(0), half);
+                rayon::join(
+                    || general_mat_vec_mul(f, &at.slice(s![..half, ..]), x, 0.0, &mut y1),
+                    || general_mat_vec_mul(f, &at.slice(s![half.., ..]), x, 0.0, &mut y2),
+                );
+            } else {
+                general_mat_vec_mul(f, &at, x, 0.0, &mut self.row_next);
+            }
             std::mem::swap(&mut self.row, &mut self.row_next);
         }
         self.row.iter().cloned().fold(0.0, norm_max)
     }
 }
+
+/// Orders from which the vector-matrix products of `abs_power_norm` are split in two.
+const PAR_GEMV: usize = 256;
 
 /// Largest workspace (in bytes) that a thread keeps between [`expm`] calls: 64 MiB, the
 /// workspace of a `1024 x 1024` `f64` matrix.
@@ -836,20 +853,40 @@ fn pow2_neg<R: RealScalar>(k: u32) -> R {
     R::from_f64(0.5f64.powi(k.min(i32::MAX as u32) as i32))
 }
 
-/// The matrix 1-norm `max_j sum_i |a_ij|`, in `f64`, reading the memory in order for row-major
-/// input (the column sums accumulate row by row).
+/// The matrix 1-norm `max_j sum_i |a_ij|`, in `f64`, reading the memory in order (row-major
+/// input: the column sums accumulate row by row). From [`PAR_NORM`] elements on, the two halves
+/// of the columns are summed on rayon's pool (every column sum is the same sequence either way).
 pub(crate) fn norm1<S: Scalar>(a: ArrayView2<S>) -> f64 {
-    if a.is_standard_layout() {
-        let mut sums = vec![0.0f64; a.ncols()];
+    let mut sums = vec![0.0f64; a.ncols()];
+    if a.len() >= PAR_NORM {
+        let half = (a.ncols() / 2).next_multiple_of(8).min(a.ncols());
+        let (a1, a2) = a.split_at(Axis(1), half);
+        let (s1, s2) = sums.split_at_mut(half);
+        rayon::join(|| column_sums(a1, s1), || column_sums(a2, s2));
+    } else {
+        column_sums(a, &mut sums);
+    }
+    sums.into_iter().fold(0.0, norm_max)
+}
+
+/// Elements from which [`norm1`] runs on two threads.
+const PAR_NORM: usize = 1 << 18;
+
+/// `sums[j] += sum_i |a_ij|`, in the order of the memory where rows or columns are contiguous.
+fn column_sums<S: Scalar>(a: ArrayView2<S>, sums: &mut [f64]) {
+    if a.strides()[1] == 1 || a.ncols() <= 1 {
         for row in a.rows() {
-            for (s, x) in sums.iter_mut().zip(row.iter()) {
+            let row = row.to_slice().expect("unit stride along the rows");
+            for (s, x) in sums.iter_mut().zip(row) {
                 *s += x.modulus().to_f64();
             }
         }
-        return sums.into_iter().fold(0.0, norm_max);
+    } else {
+        for (s, col) in sums.iter_mut().zip(a.columns()) {
+            *s += match col.to_slice() {
+                Some(col) => col.iter().map(|x| x.modulus().to_f64()).sum::<f64>(),
+                None => col.iter().map(|x| x.modulus().to_f64()).sum::<f64>(),
+            };
+        }
     }
-    a.columns()
-        .into_iter()
-        .map(|col| col.iter().map(|x| x.modulus().to_f64()).sum::<f64>())
-        .fold(0.0, norm_max)
 }
