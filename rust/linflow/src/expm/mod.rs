@@ -465,9 +465,10 @@ impl<S: Scalar> Expm<S> {
     /// `r_m(A) = q_m(A)^-1 p_m(A)` of the (scaled) `self.a`, left in `self.u`.
     ///
     /// Every pass over whole matrices counts next to the products at moderate `n`: the pending
-    /// scaling of the powers happens in the first pass that reads them, `U` comes out of its
-    /// product as `2 U` (an exact factor in the product's `alpha`) and `Q = V - U` is formed in
-    /// the pass that completes `V`.
+    /// scaling of the powers happens in the first pass that reads them, which at order 13 also
+    /// forms all four combinations of them that the products add to (two passes over the
+    /// matrices in all, where separate sums after each product took five), and `U` comes out of
+    /// its product as `2 U` (an exact factor in the product's `alpha`).
     fn evaluate_pade(&mut self, plan: Plan, upper_triangular: bool) -> Result<()> {
         let m = plan.m;
         if m == 9 {
@@ -488,55 +489,42 @@ impl<S: Scalar> Expm<S> {
         if m == 13 {
             // U = A [A6 (b13 A6 + b11 A4 + b9 A2) + b7 A6 + b5 A4 + b3 A2 + b1 I]
             // V =    A6 (b12 A6 + b10 A4 + b8 A2) + b6 A6 + b4 A4 + b2 A2 + b0 I
-            // The high-degree product first, then the lower terms in decreasing degree.
+            // One pass forms the four combinations of the (now scaled) powers: the high parts
+            // in `tmp` and in A4's buffer, the low parts in `v` and in A2's buffer, where the
+            // products then add to them (beta = 1). A2 and A4 are not needed after it.
             {
-                // tmp = b13 A6 + b11 A4 + b9 A2, scaling the powers on the way.
                 let [f2, f4, f6, _] = self.power_scale;
                 let [a2, a4, a6, _] = &mut self.powers;
                 elementwise!(
                     n,
-                    Zip::from(&mut self.tmp).and(a6).and(a4).and(a2),
-                    |t: &mut S, y6: &mut S, y4: &mut S, y2: &mut S| {
-                        *y6 = y6.scale(f6);
-                        *y4 = y4.scale(f4);
-                        *y2 = y2.scale(f2);
-                        *t = c(13) * *y6 + c(11) * *y4 + c(9) * *y2;
+                    Zip::from(&mut self.tmp)
+                        .and(&mut self.v)
+                        .and(a6)
+                        .and(a4)
+                        .and(a2),
+                    |w1: &mut S, w2: &mut S, y6: &mut S, y4: &mut S, y2: &mut S| {
+                        let (x6, x4, x2) = (y6.scale(f6), y4.scale(f4), y2.scale(f2));
+                        *w1 = c(13) * x6 + c(11) * x4 + c(9) * x2;
+                        *w2 = c(7) * x6 + c(5) * x4 + c(3) * x2;
+                        *y4 = c(12) * x6 + c(10) * x4 + c(8) * x2;
+                        *y2 = c(6) * x6 + c(4) * x4 + c(2) * x2;
+                        *y6 = x6;
                     }
                 );
                 self.power_scale = [S::Real::one(); 4];
             }
-            let [a2, a4, a6, _] = &self.powers;
-            // t = (t if accumulate, else 0) + b_k6 A6 + b_k4 A4 + b_k2 A2.
-            let combine = |t: &mut Array2<S>, k: [usize; 3]| {
-                elementwise!(
-                    n,
-                    Zip::from(t).and(a6).and(a4).and(a2),
-                    |t: &mut S, &y6: &S, &y4: &S, &y2: &S| {
-                        *t = *t + c(k[0]) * y6 + c(k[1]) * y4 + c(k[2]) * y2;
-                    }
-                );
-            };
-            mat_mul(S::one(), a6, &self.tmp, S::zero(), &mut self.v);
-            combine(&mut self.v, [7, 5, 3]);
             eye(1, &mut self.v);
-            // u = 2 U.
+            let [z2, z1, a6, _] = &mut self.powers;
+            eye(0, z2);
+            // v = W = A6 W1 + W2; u = 2 U = 2 A W.
+            mat_mul(S::one(), a6, &self.tmp, S::one(), &mut self.v);
             mat_mul(two, &self.a, &self.v, S::zero(), &mut self.u);
+            // A2's buffer: V = A6 Z1 + Z2; then v = Q = V - U.
+            mat_mul(S::one(), a6, z1, S::one(), z2);
             elementwise!(
                 n,
-                Zip::from(&mut self.tmp).and(a6).and(a4).and(a2),
-                |t: &mut S, &y6: &S, &y4: &S, &y2: &S| {
-                    *t = c(12) * y6 + c(10) * y4 + c(8) * y2;
-                }
-            );
-            mat_mul(S::one(), a6, &self.tmp, S::zero(), &mut self.v);
-            eye(0, &mut self.v);
-            // v = Q = V - U, completing V in the same pass.
-            elementwise!(
-                n,
-                Zip::from(&mut self.v).and(a6).and(a4).and(a2).and(&self.u),
-                |v: &mut S, &y6: &S, &y4: &S, &y2: &S, &u2: &S| {
-                    *v = *v + c(6) * y6 + c(4) * y4 + c(2) * y2 - u2.scale(half);
-                }
+                Zip::from(&mut self.v).and(&*z2).and(&self.u),
+                |q: &mut S, &y: &S, &u2: &S| *q = y - u2.scale(half)
             );
             self.products += 3;
         } else {
