@@ -298,9 +298,9 @@ def test_bit_identical_across_runs_and_rayon_threads():
 def test_bit_identical_across_openblas_and_rayon_threads():
     """With OpenBLAS on 1, 2 or 3 threads and rayon on 1, 2 or 3 (every pair), every workload gives
     the same bits, at every size: linflow keeps OpenBLAS on one thread and splits its products,
-    LU and solves into pieces that depend on the sizes only (rust/linflow/src/dense.rs). Before,
-    OpenBLAS 0.3.21's threaded dgemm (n = 200, 300, 400) and dgetrf (300, 400) rounded
-    differently with their thread count."""
+    LU and solves into pieces that depend on the sizes and layouts only
+    (rust/linflow/src/dense.rs). Before, OpenBLAS 0.3.21's threaded dgemm (n = 200, 300, 400) and
+    dgetrf (300, 400) rounded differently with their thread count."""
     here = digests()
     for blas in ("1", "2", "3"):
         for rayon in ("1", "2", "3"):

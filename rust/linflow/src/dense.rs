@@ -1,13 +1,13 @@
-//! Dense products, LU factorisations and solves whose rounding depends on the sizes only, never on
-//! the number of threads.
+//! Dense products, LU factorisations and solves whose rounding depends on the sizes and memory
+//! layouts only, never on the number of threads.
 //!
 //! OpenBLAS splits a large product or LU over its own threads in a way that changes the order of
 //! the sums: 0.3.21's threaded `dgemm` blocks the inner dimension differently from its serial one
 //! (`n = 200, 300, 400` gave other bits on 2 threads than on 1), and its threaded LU pivots in
 //! another order of operations. Here OpenBLAS always computes on the calling thread
 //! ([`serial_blas`]) and the parallelism is linflow's own: a large product is cut into a number of
-//! row (or column) panels that depends on its shape only, each panel one single-threaded BLAS
-//! call, and the panels run on rayon's pool. The LU (recursive, as LAPACK's `?getrf2`) is built
+//! row (or column) panels that depends on its shape and layout only, each panel one single-threaded
+//! BLAS call, and the panels run on rayon's pool. The LU (recursive, as LAPACK's `?getrf2`) is built
 //! from such products, a recursive triangular solve and single-threaded LAPACK calls on fixed
 //! pieces; the solves from the same triangular solve, whose 32-row leaves are linflow's own SIMD
 //! substitution. A pool of any size therefore computes every number with the same operations in
