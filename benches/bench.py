@@ -389,7 +389,9 @@ def report(rows, libraries, gemm, mem, facts, settings, elapsed) -> str:
         f"- Best of {settings.repeats} repeats (single calls) or {settings.batch_repeats} "
         f"(linflow batches and dense matrices), each repeat running enough calls to last "
         f">= {settings.min_repeat_time:g} s; the scipy batch calls run once (scipy.linalg.expm "
-        "loops over the stack in Python).",
+        "loops over the stack in Python). Where both libraries are repeated, their repeats "
+        "alternate, each timed repeat after an untimed one of the same library "
+        "(`bench_action.timed`).",
         "- Inputs: numpy default_rng, standard normal entries (scaled as named), fixed seed.",
         "- Agreement: max over the matrices of max|linflow - scipy| / max|scipy|; a workload "
         "outside tolerance gets no ratio.",
