@@ -27,7 +27,7 @@ use crate::cache::{Slot, with_slot};
 use crate::error::{Error, Result};
 use crate::scalar::{RealScalar, Scalar};
 use pade::pade_table;
-use plan::{Plan, PowerNorms, choose_plan, fallback_plan, norm_max};
+use plan::{AbsPowerBounds, Plan, PowerNorms, choose_plan, fallback_plan, norm_max};
 use structure::{Structure, fix_triangular, has_nan, redo_nan_entries_keeping_zeros};
 
 /// The matrix exponential `exp(A) = sum_k A^k / k!` of a square matrix.
@@ -729,14 +729,24 @@ impl<S: Scalar> PowerNorms for Expm<S> {
         self.n <= ESTIMATE_MIN
     }
 
+    fn abs_power_norm(&mut self, m: usize, f: f64) -> f64 {
+        self.abs_power_norm_settled(m, f, &|_, _| None)
+    }
+
     /// The 1-norm of the non-negative matrix `|f A|^(2m+1)` is the largest entry of
-    /// `1^T |f A|^(2m+1)`, computed exactly with `2m + 1` vector-matrix products. `|A|` is
-    /// formed once per plan and the products are BLAS `gemv`: each pass reads `n^2` numbers, so
-    /// at `n = 256` (`|A|` in the second-level cache) the 27 passes of order 13 cost 0.5 ms as a
+    /// `1^T |f A|^(2m+1)`, computed exactly with `2m + 1` vector-matrix products, or bounded
+    /// after fewer ([`AbsPowerBounds`], as soon as `settle` accepts the bounds). `|A|` is formed
+    /// once per plan and the products are BLAS `gemv`: each pass reads `n^2` numbers, so at
+    /// `n = 256` (`|A|` in the second-level cache) the 27 passes of order 13 cost 0.5 ms as a
     /// loop over `A` and a fraction of that this way. From [`PAR_GEMV`] on, each product is
     /// two BLAS calls on rayon's pool, one per half of the entries (each entry is the same dot
     /// product either way).
-    fn abs_power_norm(&mut self, m: usize, f: f64) -> f64 {
+    fn abs_power_norm_settled(
+        &mut self,
+        m: usize,
+        f: f64,
+        settle: &dyn Fn(f64, f64) -> Option<f64>,
+    ) -> f64 {
         if !self.abs_ready {
             Zip::from(&mut self.abs_a)
                 .and(&self.a)
@@ -746,7 +756,8 @@ impl<S: Scalar> PowerNorms for Expm<S> {
         self.row.fill(1.0);
         let n = self.n;
         let half = (n / 2).next_multiple_of(8);
-        for _ in 0..(2 * m + 1) {
+        let steps = 2 * m + 1;
+        for j in 1..=steps {
             // row_next^T = row^T (f |A|), i.e. row_next = f |A|^T row.
             let at = self.abs_a.t();
             let x = &self.row;
@@ -758,6 +769,15 @@ impl<S: Scalar> PowerNorms for Expm<S> {
                 );
             } else {
                 general_mat_vec_mul(f, &at, x, 0.0, &mut self.row_next);
+            }
+            if j < steps {
+                let prev = self.row.as_slice().expect("contiguous");
+                let next = self.row_next.as_slice().expect("contiguous");
+                if let Some((lo, hi)) = AbsPowerBounds::new(prev, next).after(steps - j)
+                    && let Some(settled) = settle(lo, hi)
+                {
+                    return settled;
+                }
             }
             std::mem::swap(&mut self.row, &mut self.row_next);
         }
@@ -876,5 +896,80 @@ fn column_sums<S: Scalar>(a: ArrayView2<S>, sums: &mut [f64]) {
                 None => col.iter().map(|x| x.modulus().to_f64()).sum::<f64>(),
             };
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Precision;
+
+    /// The workspace with the default `abs_power_norm_settled`: every `ell` from all `2m + 1`
+    /// vector-matrix products.
+    struct FullChain<'a>(&'a mut Expm<f64>);
+
+    impl PowerNorms for FullChain<'_> {
+        fn norm(&self) -> f64 {
+            self.0.norm()
+        }
+        fn power_norm(&mut self, k: u32) -> f64 {
+            self.0.power_norm(k)
+        }
+        fn power_norm_estimate(&mut self, k: u32) -> f64 {
+            self.0.power_norm_estimate(k)
+        }
+        fn cheap_products(&self) -> bool {
+            self.0.cheap_products()
+        }
+        fn abs_power_norm(&mut self, m: usize, f: f64) -> f64 {
+            self.0.abs_power_norm(m, f)
+        }
+    }
+
+    /// The plan with the bounds that stop the `|A|` products early is the plan of the full
+    /// products, over norms where the correction is zero, capped, and in between, for normal,
+    /// graded (non-normal) and non-negative matrices.
+    #[test]
+    fn settled_corrections_give_the_plans_of_the_full_products() {
+        let mut seed = 11u64;
+        let mut uniform = move || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+        };
+        let mut corrected = 0;
+        for n in [20usize, 64, 65, 130] {
+            for kind in 0..3 {
+                for e in -8..=12 {
+                    let scale = 2f64.powf(e as f64 * 0.5) / (n as f64).sqrt();
+                    let a = Array2::from_shape_fn((n, n), |(i, j)| {
+                        let x = uniform();
+                        match kind {
+                            0 => x * scale,
+                            1 => x * scale * if j > i { 1.0 + (j - i) as f64 } else { 0.2 },
+                            _ => x.abs() * scale,
+                        }
+                    });
+                    let mut work = Expm::<f64>::new();
+                    work.resize(n);
+                    work.a.assign(&a);
+                    work.norm_a = norm1(work.a.view());
+                    work.compute_even_powers();
+                    let u = f64::UNIT_ROUNDOFF;
+                    let settled = choose_plan(&mut work, Precision::Double, u);
+                    work.abs_ready = false;
+                    let full = choose_plan(&mut FullChain(&mut work), Precision::Double, u);
+                    assert_eq!(settled, full, "n = {n}, kind {kind}, scale 2^({e}/2)");
+                    if let Some(plan) = full
+                        && plan.s > 0
+                        && plan.m == 13
+                    {
+                        corrected += 1;
+                    }
+                }
+            }
+        }
+        assert!(corrected > 20, "only {corrected} scaled plans");
     }
 }
