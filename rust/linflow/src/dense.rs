@@ -444,10 +444,7 @@ mod tests {
     use num_complex::Complex;
 
     fn lcg(state: &mut u64) -> f64 {
-        *state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((*state >> 11) as f64 / (1u64 << 53) as f64) - 0.5
+        crate::test_rng::uniform(state) - 0.5
     }
 
     fn random<S: Scalar>(

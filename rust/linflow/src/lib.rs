@@ -39,6 +39,8 @@ pub mod expm;
 // Flows of x' = A x (issue 4): propagators, trajectories, flow maps, vector fields.
 pub mod flow;
 mod scalar;
+#[cfg(test)]
+mod test_rng;
 // --- Frechet derivative, condition number, action of exp (issue 5) ---
 pub mod action;
 pub mod frechet;

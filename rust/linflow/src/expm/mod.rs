@@ -27,7 +27,7 @@ use crate::cache::{Slot, with_slot};
 use crate::error::{Error, Result};
 use crate::scalar::{RealScalar, Scalar};
 use pade::pade_table;
-use plan::{AbsPowerBounds, Plan, PowerNorms, choose_plan, fallback_plan, norm_max};
+use plan::{AbsPowerBounds, Plan, PowerNorms, Settle, choose_plan, fallback_plan, norm_max};
 use structure::{Structure, fix_triangular, has_nan, redo_nan_entries_keeping_zeros};
 
 /// The matrix exponential `exp(A) = sum_k A^k / k!` of a square matrix.
@@ -741,12 +741,7 @@ impl<S: Scalar> PowerNorms for Expm<S> {
     /// loop over `A` and a fraction of that this way. From [`PAR_GEMV`] on, each product is
     /// two BLAS calls on rayon's pool, one per half of the entries (each entry is the same dot
     /// product either way).
-    fn abs_power_norm_settled(
-        &mut self,
-        m: usize,
-        f: f64,
-        settle: &dyn Fn(f64, f64) -> Option<f64>,
-    ) -> f64 {
+    fn abs_power_norm_settled(&mut self, m: usize, f: f64, settle: Settle<'_>) -> f64 {
         if !self.abs_ready {
             Zip::from(&mut self.abs_a)
                 .and(&self.a)
@@ -932,12 +927,7 @@ mod tests {
     #[test]
     fn settled_corrections_give_the_plans_of_the_full_products() {
         let mut seed = 11u64;
-        let mut uniform = move || {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 11) as f64 / (1u64 << 53) as f64 - 0.5
-        };
+        let mut uniform = move || crate::test_rng::uniform(&mut seed) - 0.5;
         let mut corrected = 0;
         for n in [20usize, 64, 65, 130] {
             for kind in 0..3 {

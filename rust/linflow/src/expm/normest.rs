@@ -158,10 +158,7 @@ mod tests {
     }
 
     fn lcg(state: &mut u64) -> f64 {
-        *state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((*state >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+        crate::test_rng::uniform(state) * 2.0 - 1.0
     }
 
     #[test]

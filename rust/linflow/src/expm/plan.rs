@@ -35,16 +35,15 @@ pub(crate) trait PowerNorms {
     /// bounds on the final norm to `settle` after each step, and return what `settle` returns
     /// (see [`AbsPowerBounds`]). The default computes the norm.
     #[inline(always)]
-    fn abs_power_norm_settled(
-        &mut self,
-        m: usize,
-        f: f64,
-        settle: &dyn Fn(f64, f64) -> Option<f64>,
-    ) -> f64 {
+    fn abs_power_norm_settled(&mut self, m: usize, f: f64, settle: Settle<'_>) -> f64 {
         let _ = settle;
         self.abs_power_norm(m, f)
     }
 }
+
+/// What [`PowerNorms::abs_power_norm_settled`] asks of lower and upper bounds on the norm:
+/// `Some(value to return)` when they settle the caller's question.
+pub(crate) type Settle<'a> = &'a dyn Fn(f64, f64) -> Option<f64>;
 
 /// Bounds on `|| B^p ||_1 = max(1^T B^p)` for a non-negative `B` from the rows
 /// `r_j = 1^T B^j` formed so far (Collatz-Wielandt): with `lo = min_i r_j[i] / r_(j-1)[i]` and
@@ -284,12 +283,7 @@ mod tests {
     #[test]
     fn bounds_bracket_the_norm_of_the_power() {
         let mut seed = 5u64;
-        let mut uniform = move || {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut uniform = move || crate::test_rng::uniform(&mut seed);
         for (n, zero_col) in [(7usize, None), (30, Some(3)), (50, None)] {
             let b: Vec<Vec<f64>> = (0..n)
                 .map(|_| {
