@@ -5,7 +5,8 @@
 //! The estimate is a lower bound, in practice within a factor of 3 (on the unit test's random
 //! products, within 1.26; often exact). Al-Mohy & Higham (2009) use it in exactly
 //! this role: `d_8` and `d_10` only pick the scaling, and an underestimate there is caught by the
-//! backward-error correction `ell`, which is computed exactly.
+//! backward-error correction `ell`, which is exact (its `|| |A|^(2m+1) ||_1` is formed, or
+//! bounded closely enough to give the same correction; see `plan::AbsPowerBounds`).
 //!
 //! The starting block is fixed (no random numbers drawn per call), so the same matrix always gets
 //! the same estimate: results are deterministic across runs and threads.
