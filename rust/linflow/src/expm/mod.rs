@@ -768,7 +768,7 @@ impl<S: Scalar> PowerNorms for Expm<S> {
             if j < steps {
                 let prev = self.row.as_slice().expect("contiguous");
                 let next = self.row_next.as_slice().expect("contiguous");
-                if let Some((lo, hi)) = AbsPowerBounds::new(prev, next).after(steps - j)
+                if let Some((lo, hi)) = AbsPowerBounds::new(prev, next).after(steps - j, steps)
                     && let Some(settled) = settle(lo, hi)
                 {
                     return settled;

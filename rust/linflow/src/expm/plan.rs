@@ -57,6 +57,7 @@ pub(crate) struct AbsPowerBounds {
     lo: f64,
     hi: f64,
     top: f64,
+    n: usize,
 }
 
 impl AbsPowerBounds {
@@ -73,28 +74,40 @@ impl AbsPowerBounds {
             }
             top = norm_max(top, y);
         }
-        Self { lo, hi, top }
+        Self {
+            lo,
+            hi,
+            top,
+            n: next.len(),
+        }
     }
 
-    /// `(lower, upper)` bounds on `max(r_(j+k))`, widened by [`BOUND_MARGIN`] for the rounding
-    /// errors of the computed rows. `None` when the rows are zero (then so is the norm) or hold
-    /// a NaN.
-    pub(crate) fn after(&self, k: usize) -> Option<(f64, f64)> {
+    /// `(lower, upper)` bounds on `max(r_(j+k))` for the `p = j + k`-th row of `steps = p`,
+    /// widened for the rounding errors of the computed rows (see [`bound_margin`]). `None` when
+    /// the rows are zero (then so is the norm) or hold a NaN.
+    pub(crate) fn after(&self, k: usize, steps: usize) -> Option<(f64, f64)> {
         if self.top == 0.0 || self.top.is_nan() || self.lo.is_nan() || self.hi.is_nan() {
             return None;
         }
+        let margin = bound_margin(steps, self.n);
         let k = k.min(i32::MAX as usize) as i32;
-        let lo = self.lo.powi(k) * self.top * (1.0 - BOUND_MARGIN);
-        let hi = self.hi.powi(k) * self.top * (1.0 + BOUND_MARGIN);
+        let lo = self.lo.powi(k) * self.top * (1.0 - margin);
+        let hi = self.hi.powi(k) * self.top * (1.0 + margin);
         Some((lo, hi))
     }
 }
 
-/// Relative widening of [`AbsPowerBounds`]: every row is a sum of non-negative terms, so its
-/// computed entries are within `(2m + 1) n u` (relative; `3e-12` for `m = 13`, `n = 1024`) of the
-/// exact ones, and a bound that clears a threshold by this margin clears it for the fully
-/// computed norm as well: the correction is the one the `2m + 1` products would give.
-const BOUND_MARGIN: f64 = 1e-8;
+/// Relative widening of [`AbsPowerBounds`] for rows of length `n` and `steps` products: every
+/// row is a sum of non-negative terms, so its computed entries are within `j n u` (relative) of
+/// the exact ones after `j` products, a ratio of two rows within `2 j n u`, its `k`-th power
+/// within `2 j k n u`, and the bound within `steps^2 n u` in all; the fully computed norm is
+/// within `steps n u`. A bound that clears a threshold by `steps^2 n eps = 2 steps^2 n u` (at
+/// least `1e-8`) clears it for the fully computed norm as well: the correction is the one the
+/// `steps` products would give (`1.7e-10` for `steps = 27`, `n = 1024`, so `1e-8` there).
+fn bound_margin(steps: usize, n: usize) -> f64 {
+    let steps = steps as f64;
+    (steps * steps * n as f64 * f64::EPSILON).max(1e-8)
+}
 
 /// `min(ell(2^-s A, m), enough)` with `f = 2^-s`: the callers need the correction only up to
 /// `enough` (1 where they ask whether it is zero; the squarings left below the cap for the
@@ -304,7 +317,7 @@ mod tests {
             let norm = rows[p].iter().cloned().fold(0.0, f64::max);
             for j in 1..p {
                 let (lo, hi) = AbsPowerBounds::new(&rows[j - 1], &rows[j])
-                    .after(p - j)
+                    .after(p - j, p)
                     .unwrap();
                 assert!(lo <= norm && norm <= hi, "j = {j}: {lo} {norm} {hi}");
                 if j + 1 == p {
@@ -314,7 +327,7 @@ mod tests {
         }
         assert!(
             AbsPowerBounds::new(&[1.0, 0.0], &[0.0, 0.0])
-                .after(3)
+                .after(3, 4)
                 .is_none()
         );
     }
