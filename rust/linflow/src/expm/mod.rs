@@ -729,10 +729,6 @@ impl<S: Scalar> PowerNorms for Expm<S> {
         self.n <= ESTIMATE_MIN
     }
 
-    fn abs_power_norm(&mut self, m: usize, f: f64) -> f64 {
-        self.abs_power_norm_settled(m, f, &|_, _| None)
-    }
-
     /// The 1-norm of the non-negative matrix `|f A|^(2m+1)` is the largest entry of
     /// `1^T |f A|^(2m+1)`, computed exactly with `2m + 1` vector-matrix products, or bounded
     /// after fewer ([`AbsPowerBounds`], as soon as `settle` accepts the bounds). `|A|` is formed
@@ -741,7 +737,7 @@ impl<S: Scalar> PowerNorms for Expm<S> {
     /// loop over `A` and a fraction of that this way. From [`PAR_GEMV`] on, each product is
     /// two BLAS calls on rayon's pool, one per half of the entries (each entry is the same dot
     /// product either way).
-    fn abs_power_norm_settled(&mut self, m: usize, f: f64, settle: Settle<'_>) -> f64 {
+    fn abs_power_norm(&mut self, m: usize, f: f64, settle: Settle<'_>) -> f64 {
         if !self.abs_ready {
             Zip::from(&mut self.abs_a)
                 .and(&self.a)
@@ -899,8 +895,8 @@ mod tests {
     use super::*;
     use crate::Precision;
 
-    /// The workspace with the default `abs_power_norm_settled`: every `ell` from all `2m + 1`
-    /// vector-matrix products.
+    /// The workspace with every `ell` from all `2m + 1` vector-matrix products (bounds never
+    /// accepted).
     struct FullChain<'a>(&'a mut Expm<f64>);
 
     impl PowerNorms for FullChain<'_> {
@@ -916,8 +912,8 @@ mod tests {
         fn cheap_products(&self) -> bool {
             self.0.cheap_products()
         }
-        fn abs_power_norm(&mut self, m: usize, f: f64) -> f64 {
-            self.0.abs_power_norm(m, f)
+        fn abs_power_norm(&mut self, m: usize, f: f64, _settle: Settle<'_>) -> f64 {
+            self.0.abs_power_norm(m, f, &|_, _| None)
         }
     }
 

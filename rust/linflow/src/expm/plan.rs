@@ -28,20 +28,15 @@ pub(crate) trait PowerNorms {
     /// True where a matrix product costs less than the `O(n^2 m)` backward-error test (small
     /// `n`): the tests are then ordered to form powers first.
     fn cheap_products(&self) -> bool;
-    /// `|| |f A|^(2m+1) ||_1`, the input of the backward-error correction `ell`.
-    fn abs_power_norm(&mut self, m: usize, f: f64) -> f64;
-    /// [`Self::abs_power_norm`], or a bound on it that already settles the caller's question:
-    /// an implementation that forms `1^T |f A|^j` one `j` at a time may pass its lower and upper
-    /// bounds on the final norm to `settle` after each step, and return what `settle` returns
-    /// (see [`AbsPowerBounds`]). The default computes the norm.
-    #[inline(always)]
-    fn abs_power_norm_settled(&mut self, m: usize, f: f64, settle: Settle<'_>) -> f64 {
-        let _ = settle;
-        self.abs_power_norm(m, f)
-    }
+    /// `|| |f A|^(2m+1) ||_1`, the input of the backward-error correction `ell`, or a bound on
+    /// it that already settles the caller's question: an implementation that forms
+    /// `1^T |f A|^j` one `j` at a time may pass its lower and upper bounds on the final norm to
+    /// `settle` after each step, and return what `settle` returns (see [`AbsPowerBounds`]); one
+    /// that computes the norm otherwise ignores `settle`.
+    fn abs_power_norm(&mut self, m: usize, f: f64, settle: Settle<'_>) -> f64;
 }
 
-/// What [`PowerNorms::abs_power_norm_settled`] asks of lower and upper bounds on the norm:
+/// What [`PowerNorms::abs_power_norm`] asks of lower and upper bounds on the norm:
 /// `Some(value to return)` when they settle the caller's question.
 pub(crate) type Settle<'a> = &'a dyn Fn(f64, f64) -> Option<f64>;
 
@@ -135,7 +130,7 @@ fn ell_of<P: PowerNorms>(p: &mut P, m: usize, f: f64, unit_roundoff: f64, enough
             None
         }
     };
-    let abs = p.abs_power_norm_settled(m, f, &settle);
+    let abs = p.abs_power_norm(m, f, &settle);
     ell(m, abs, norm, unit_roundoff).min(enough)
 }
 

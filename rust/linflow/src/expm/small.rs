@@ -13,7 +13,7 @@ use num_traits::Zero;
 
 use super::ExpmReport;
 use super::pade::pade_table;
-use super::plan::{Plan, PowerNorms, choose_plan, fallback_plan, norm_max};
+use super::plan::{Plan, PowerNorms, Settle, choose_plan, fallback_plan, norm_max};
 use super::pow2_neg;
 use super::structure::{Structure, fix_triangular, has_nan, redo_nan_entries_keeping_zeros};
 use crate::error::{Error, Result};
@@ -209,7 +209,7 @@ impl<S: Scalar, const N: usize> PowerNorms for Powers<S, N> {
     }
 
     #[inline(always)]
-    fn abs_power_norm(&mut self, m: usize, f: f64) -> f64 {
+    fn abs_power_norm(&mut self, m: usize, f: f64, _settle: Settle<'_>) -> f64 {
         // 1^T |f A|^(2m+1). In single precision up to order POWERING_MAX by binary powering
         // (`abs_power_norm_powering`); otherwise as below.
         let mut power = self.abs;
