@@ -165,6 +165,47 @@ fn errors_are_values() {
     );
 }
 
+/// Large input is checked for infinities and NaNs in the pass that copies it: an entry in any
+/// place (first, last, below or above the diagonal) of a general, triangular or diagonal
+/// matrix, row- or column-major, on either side of the size where that pass is split in two.
+#[test]
+fn non_finite_entries_of_large_matrices_are_errors() {
+    for n in [9usize, 40, 600] {
+        let places = [
+            (0, 0),
+            (n - 1, n - 1),
+            (n - 1, 0),
+            (0, n - 1),
+            (n / 2, n / 3),
+        ];
+        for (i, j) in places {
+            for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+                for shape in 0..4 {
+                    let mut a = Array2::from_shape_fn((n, n), |(r, c)| match shape {
+                        0 => ((r * 7 + c * 3) % 11) as f64 / (11.0 * n as f64),
+                        1 if r <= c => 0.01,
+                        2 if r >= c => 0.01,
+                        3 if r == c => 0.01,
+                        _ => 0.0,
+                    });
+                    a[[i, j]] = bad;
+                    assert_eq!(
+                        expm(a.view()).unwrap_err(),
+                        Error::NonFinite,
+                        "n {n} ({i}, {j})"
+                    );
+                    let f = a.t().as_standard_layout().into_owned().reversed_axes();
+                    assert_eq!(
+                        expm(f.view()).unwrap_err(),
+                        Error::NonFinite,
+                        "n {n} F-order"
+                    );
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn huge_norms_do_not_panic() {
     // ||A^2|| overflows; the result is inf or finite but the call returns.

@@ -278,10 +278,12 @@ impl<S: Scalar> Expm<S> {
                 found: out.shape().to_vec(),
             });
         }
-        if !a.iter().all(|x| x.is_finite()) {
+        let n = rows;
+        // Dense input is checked in the pass that copies it (`compute_dense`).
+        let dense = n > small::SMALL_MAX;
+        if !dense && !all_finite(a) {
             return Err(Error::NonFinite);
         }
-        let n = rows;
         let exact = ExpmReport {
             order: 0,
             squarings: 0,
@@ -294,6 +296,9 @@ impl<S: Scalar> Expm<S> {
         }
         let structure = Structure::of(a);
         if structure == Structure::Diagonal {
+            if dense && !all_finite(a) {
+                return Err(Error::NonFinite);
+            }
             out.fill(S::zero());
             for i in 0..n {
                 out[[i, i]] = a[[i, i]].exp();
@@ -308,8 +313,8 @@ impl<S: Scalar> Expm<S> {
         crate::dense::on_pool(n, || self.compute_dense(a, out, structure))
     }
 
-    /// [`Self::compute_into`] for `n > small::SMALL_MAX`, finite and not diagonal `a`: Pade
-    /// scaling and squaring with BLAS products and LAPACK-style solves.
+    /// [`Self::compute_into`] for `n > small::SMALL_MAX` and not diagonal `a` (whose entries are
+    /// checked here): Pade scaling and squaring with BLAS products and LAPACK-style solves.
     fn compute_dense(
         &mut self,
         a: ArrayView2<S>,
@@ -319,11 +324,20 @@ impl<S: Scalar> Expm<S> {
         let n = a.nrows();
         self.products = 0;
         self.resize(n);
-        // A lower triangular matrix is handled as the transpose of an upper one.
-        match structure {
-            Structure::Lower => self.a.assign(&a.t()),
-            _ => self.a.assign(&a),
-        }
+        // A lower triangular matrix is handled as the transpose of an upper one. Row-major input
+        // is checked, copied and summed in one pass.
+        let norm_a = if structure != Structure::Lower && a.is_standard_layout() {
+            copy_finite_norm1(a, &mut self.a).ok_or(Error::NonFinite)?
+        } else {
+            if !all_finite(a) {
+                return Err(Error::NonFinite);
+            }
+            match structure {
+                Structure::Lower => self.a.assign(&a.t()),
+                _ => self.a.assign(&a),
+            }
+            norm1(self.a.view())
+        };
         let triangular = matches!(structure, Structure::Upper | Structure::Lower);
         if triangular {
             self.diag.clear();
@@ -332,7 +346,7 @@ impl<S: Scalar> Expm<S> {
             self.sup.extend((0..n - 1).map(|i| self.a[[i, i + 1]]));
         }
 
-        let plan = self.plan();
+        let plan = self.plan(norm_a);
         self.evaluate_pade(plan, triangular)?;
         // The result r_m(2^-s A) is in self.u; square it s times.
         if triangular {
@@ -439,12 +453,12 @@ impl<S: Scalar> Expm<S> {
         }
     }
 
-    /// Al-Mohy & Higham 2009, Algorithm 3.1: the order `m` and scaling `s`, leaving `self.a` and
-    /// its powers scaled by `2^-s`.
-    fn plan(&mut self) -> Plan {
+    /// Al-Mohy & Higham 2009, Algorithm 3.1: the order `m` and scaling `s` for `self.a`, whose
+    /// 1-norm is `norm_a`, leaving `self.a` and its powers scaled by `2^-s`.
+    fn plan(&mut self, norm_a: f64) -> Plan {
         let precision = S::PRECISION;
         self.abs_ready = false;
-        self.norm_a = norm1(self.a.view());
+        self.norm_a = norm_a;
         self.compute_even_powers();
         match choose_plan(self, precision, S::Real::UNIT_ROUNDOFF.to_f64()) {
             Some(plan) => {
@@ -739,9 +753,11 @@ impl<S: Scalar> PowerNorms for Expm<S> {
     /// product either way).
     fn abs_power_norm(&mut self, m: usize, f: f64, settle: Settle<'_>) -> f64 {
         if !self.abs_ready {
-            Zip::from(&mut self.abs_a)
-                .and(&self.a)
-                .for_each(|y, x| *y = x.modulus().to_f64());
+            elementwise!(
+                self.n,
+                Zip::from(&mut self.abs_a).and(&self.a),
+                |y: &mut f64, x: &S| *y = x.modulus().to_f64()
+            );
             self.abs_ready = true;
         }
         self.row.fill(1.0);
@@ -853,11 +869,21 @@ fn pow2_neg<R: RealScalar>(k: u32) -> R {
 }
 
 /// The matrix 1-norm `max_j sum_i |a_ij|`, in `f64`, reading the memory in order (row-major
-/// input: the column sums accumulate row by row). From [`PAR_NORM`] elements on, the two halves
-/// of the columns are summed on rayon's pool (every column sum is the same sequence either way).
+/// input: the column sums accumulate row by row). From [`PAR_NORM`] elements on, the work is
+/// split in two on rayon's pool at a place fixed by the shape: row-major input by rows (each half
+/// sums its rows, then the two sums of each column are added; contiguous halves read 0.2-0.3 ms
+/// faster than interleaved ones at `n = 1024`), other layouts by columns.
 pub(crate) fn norm1<S: Scalar>(a: ArrayView2<S>) -> f64 {
     let mut sums = vec![0.0f64; a.ncols()];
-    if a.len() >= PAR_NORM {
+    if a.len() >= PAR_NORM && a.strides()[1] == 1 {
+        let (a1, a2) = a.split_at(Axis(0), a.nrows() / 2);
+        let mut sums2 = vec![0.0f64; a.ncols()];
+        rayon::join(
+            || column_sums(a1, &mut sums),
+            || column_sums(a2, &mut sums2),
+        );
+        add_into(&mut sums, &sums2);
+    } else if a.len() >= PAR_NORM {
         let half = (a.ncols() / 2).next_multiple_of(8).min(a.ncols());
         let (a1, a2) = a.split_at(Axis(1), half);
         let (s1, s2) = sums.split_at_mut(half);
@@ -868,8 +894,55 @@ pub(crate) fn norm1<S: Scalar>(a: ArrayView2<S>) -> f64 {
     sums.into_iter().fold(0.0, norm_max)
 }
 
+/// `sums[j] += more[j]`.
+fn add_into(sums: &mut [f64], more: &[f64]) {
+    for (s, m) in sums.iter_mut().zip(more) {
+        *s += m;
+    }
+}
+
 /// Elements from which [`norm1`] runs on two threads.
 const PAR_NORM: usize = 1 << 18;
+
+/// Whether every entry of `a` is finite.
+fn all_finite<S: Scalar>(a: ArrayView2<S>) -> bool {
+    a.iter().all(|x| x.is_finite())
+}
+
+/// Copies the row-major `a` into `dst` (row-major, of the same shape) and returns its 1-norm as
+/// [`norm1`] computes it (the same sums in the same order), or `None`, with `dst` partly written,
+/// if an entry is not finite. One pass over the memory, where the check, the copy and the norm
+/// took three: at `n = 1024`, 0.8-1.0 ms against 1.5-1.7 ms.
+fn copy_finite_norm1<S: Scalar>(a: ArrayView2<S>, dst: &mut Array2<S>) -> Option<f64> {
+    debug_assert!(a.is_standard_layout() && dst.is_standard_layout() && a.dim() == dst.dim());
+    // Each row is copied, then checked and summed from the first-level cache.
+    let rows = |a: ArrayView2<S>, mut dst: ArrayViewMut2<S>, sums: &mut [f64]| -> bool {
+        for (row, mut out) in a.rows().into_iter().zip(dst.rows_mut()) {
+            let out = out.as_slice_mut().expect("row-major");
+            out.copy_from_slice(row.to_slice().expect("row-major"));
+            if !out.iter().all(|x| x.is_finite()) {
+                return false;
+            }
+            for (s, x) in sums.iter_mut().zip(out.iter()) {
+                *s += x.modulus().to_f64();
+            }
+        }
+        true
+    };
+    let mut sums = vec![0.0f64; a.ncols()];
+    let finite = if a.len() >= PAR_NORM {
+        let half = a.nrows() / 2;
+        let (a1, a2) = a.split_at(Axis(0), half);
+        let (d1, d2) = dst.view_mut().split_at(Axis(0), half);
+        let mut sums2 = vec![0.0f64; a.ncols()];
+        let (ok1, ok2) = rayon::join(|| rows(a1, d1, &mut sums), || rows(a2, d2, &mut sums2));
+        add_into(&mut sums, &sums2);
+        ok1 && ok2
+    } else {
+        rows(a, dst.view_mut(), &mut sums)
+    };
+    finite.then(|| sums.into_iter().fold(0.0, norm_max))
+}
 
 /// `sums[j] += sum_i |a_ij|`, in the order of the memory where rows or columns are contiguous.
 fn column_sums<S: Scalar>(a: ArrayView2<S>, sums: &mut [f64]) {
@@ -914,6 +987,31 @@ mod tests {
         }
         fn abs_power_norm(&mut self, m: usize, f: f64, _settle: Settle<'_>) -> f64 {
             self.0.abs_power_norm(m, f, &|_, _| None)
+        }
+    }
+
+    /// The fused check, copy and norm gives the copy and the norm of [`norm1`] (to the bit),
+    /// below and above the size where both split in two, and `None` for any infinity or NaN.
+    #[test]
+    fn one_pass_copy_gives_the_norm_and_finds_non_finite_entries() {
+        let mut seed = 5u64;
+        for n in [3usize, 100, 511, 512, 700] {
+            let a = Array2::from_shape_fn((n, n), |_| crate::test_rng::uniform(&mut seed) - 0.3);
+            let mut copy = Array2::zeros((n, n));
+            assert_eq!(
+                copy_finite_norm1(a.view(), &mut copy),
+                Some(norm1(a.view()))
+            );
+            assert_eq!(copy, a);
+            let exact: f64 = (0..n)
+                .map(|j| a.column(j).iter().map(|x| x.abs()).sum::<f64>())
+                .fold(0.0, f64::max);
+            assert!((norm1(a.view()) - exact).abs() <= 1e-13 * exact);
+            for bad in [f64::NAN, f64::INFINITY] {
+                let mut b = a.clone();
+                b[[n - 1, n / 2]] = bad;
+                assert_eq!(copy_finite_norm1(b.view(), &mut copy), None);
+            }
         }
     }
 
